@@ -1,0 +1,101 @@
+"""What every kind does on create and update that a schema cannot say.
+
+Mirrors the `PrepareForCreate`/`PrepareForUpdate` halves of upstream's per-kind strategies
+(`pkg/registry/<group>/<kind>/strategy.go`): a kind with a status subresource ignores status in
+writes to the main resource (and spec in writes to status); kinds that track `generation` start it
+at 1 and bump it only when the spec changes. Validation lives in `kajitori.api.validation`,
+defaulting in `kajitori.api.defaults`; the registry calls all three in upstream's order.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kajitori.api import qos
+
+Obj = dict[str, Any]
+
+# Kinds whose strategies set metadata.generation (upstream sets it where controllers compare it
+# with status.observedGeneration).
+GENERATION_KINDS = frozenset({
+    ("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"),
+    ("apps", "daemonsets"), ("", "replicationcontrollers"), ("batch", "jobs"),
+    ("batch", "cronjobs"), ("policy", "poddisruptionbudgets"),
+    ("networking.k8s.io", "ingresses"), ("networking.k8s.io", "networkpolicies"),
+    ("networking.k8s.io", "ingressclasses"), ("autoscaling", "horizontalpodautoscalers"),
+    ("apiextensions.k8s.io", "customresourcedefinitions"),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"),
+    ("flowcontrol.apiserver.k8s.io", "flowschemas"),
+    ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"),
+    ("resource.k8s.io", "deviceclasses"), ("resource.k8s.io", "resourceslices"),
+    ("resource.k8s.io", "resourceclaims"), ("resource.k8s.io", "resourceclaimtemplates"),
+})
+
+# Kinds whose status is kept as the client sent it on create (a kubelet registers its Node with
+# status; the rest start with an empty or initial status).
+STATUS_KEPT_ON_CREATE = frozenset({("", "nodes"), ("", "events"),
+                                   ("apiregistration.k8s.io", "apiservices")})
+
+# The fields that are not "spec" for generation purposes.
+_NON_SPEC = ("metadata", "status", "kind", "apiVersion")
+
+
+def initial_status(group: str, resource: str, obj: Obj) -> Obj:
+    """The status a new object starts with, as the kind's PrepareForCreate sets it."""
+    if (group, resource) == ("", "pods"):
+        return {"phase": "Pending", "qosClass": qos.pod_qos_class(obj)}
+    if (group, resource) == ("", "namespaces"):
+        return {"phase": "Active"}
+    if (group, resource) in (("", "persistentvolumeclaims"), ("", "persistentvolumes")):
+        return {"phase": "Pending"}
+    if (group, resource) == ("", "services"):
+        return {"loadBalancer": {}}
+    return {}
+
+
+def prepare_for_create(group: str, resource: str, obj: Obj, *, has_status: bool) -> None:
+    """Reset what a client may not set on create. Mutates `obj` (the registry's own copy)."""
+    if has_status and (group, resource) not in STATUS_KEPT_ON_CREATE:
+        status = initial_status(group, resource, obj)
+        if status or "status" in obj:
+            obj["status"] = status
+        else:
+            obj.pop("status", None)
+    if (group, resource) in GENERATION_KINDS:
+        obj["metadata"]["generation"] = 1
+
+
+def prepare_for_update(group: str, resource: str, new: Obj, old: Obj, *,
+                       has_status: bool) -> None:
+    """Keep the old status when writing the main resource; bump generation on spec change."""
+    if has_status:
+        if "status" in old:
+            new["status"] = copy.deepcopy(old["status"])
+        else:
+            new.pop("status", None)
+    if (group, resource) in GENERATION_KINDS:
+        old_generation = int(old.get("metadata", {}).get("generation") or 1)
+        changed = _spec_of(new) != _spec_of(old)
+        new["metadata"]["generation"] = old_generation + 1 if changed else old_generation
+
+
+def prepare_for_status_update(new: Obj, old: Obj) -> None:
+    """A write to /status changes status only: everything else comes from the old object,
+    except the metadata a status writer may touch (labels and annotations stay as stored)."""
+    status = new.get("status")
+    metadata = new.get("metadata", {})
+    new.clear()
+    new.update(copy.deepcopy(old))
+    new["metadata"]["resourceVersion"] = metadata.get("resourceVersion", "")
+    if status is None:
+        new.pop("status", None)
+    else:
+        new["status"] = status
+
+
+def _spec_of(obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k not in _NON_SPEC}

@@ -1,0 +1,116 @@
+"""Read and decode request bodies: JSON, YAML or protobuf into a wire-format dict.
+
+Mirrors the decoding half of upstream's create/update handlers
+(staging/src/k8s.io/apiserver/pkg/endpoints/handlers/create.go, rest.go): size limit, media
+type, then the strict-decoding checks of `fieldValidation` (Strict refuses unknown and duplicate
+fields with 400, Warn reports them as `Warning` headers, Ignore says nothing; upstream's default
+is Warn). Type errors are always 400, as Go's decoder refuses them whatever the mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+
+from kajitori.api import catalogue, errors, protobuf, schemas
+from kajitori.apiserver import negotiation
+
+Obj = dict[str, Any]
+
+# upstream's apiserver MaxRequestBodyBytes
+MAX_BODY_BYTES = 3 * 1024 * 1024
+FIELD_VALIDATION_MODES = ("Strict", "Warn", "Ignore")
+ACCEPTED_MEDIA_TYPES = [negotiation.JSON, negotiation.YAML, negotiation.PROTOBUF]
+
+try:
+    YAML_LOADER: Any = yaml.CSafeLoader
+except AttributeError:  # PyYAML without libyaml
+    YAML_LOADER = yaml.SafeLoader
+
+
+async def read(request: web.Request) -> bytes:
+    """The raw body, refusing more than upstream's limit with 413."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise errors.request_entity_too_large(
+            f"Request entity too large: limit is {MAX_BODY_BYTES}")
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise errors.request_entity_too_large(
+            f"Request entity too large: limit is {MAX_BODY_BYTES}")
+    return raw
+
+
+def decode(raw: bytes, media_type: str) -> tuple[Obj, list[str]]:
+    """(object, duplicate field paths) for a JSON, YAML or protobuf body."""
+    if media_type == negotiation.PROTOBUF:
+        return protobuf.decode(raw), []
+    if media_type in (negotiation.YAML, "application/x-yaml", "text/yaml"):
+        try:
+            obj = yaml.load(raw, Loader=YAML_LOADER)
+        except yaml.YAMLError as exc:
+            raise errors.bad_request(f"error converting YAML to JSON: {exc}") from exc
+        duplicates: list[str] = []
+    elif media_type == negotiation.JSON or media_type.endswith("+json"):
+        obj, duplicates = parse_json(raw)
+    else:
+        raise errors.unsupported_media_type(media_type, ACCEPTED_MEDIA_TYPES)
+    if not isinstance(obj, dict):
+        raise errors.bad_request(
+            "couldn't get version/kind; json parse error: json: cannot unmarshal "
+            f"{_json_type(obj)} into Go value of type struct "
+            '{ APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string '
+            '"json:\\"kind,omitempty\\"" }')
+    return obj, duplicates
+
+
+def parse_json(raw: bytes) -> tuple[Any, list[str]]:
+    try:
+        return schemas.duplicate_fields(raw)
+    except (orjson.JSONDecodeError, ValueError) as exc:
+        raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return "null" if value is None else "object"
+
+
+def field_validation(mode: str | None) -> str:
+    if not mode:
+        return "Warn"
+    if mode not in FIELD_VALIDATION_MODES:
+        raise errors.bad_request(
+            f"fieldValidation parameter unsupported: {mode}. Supported values are: "
+            "Strict, Warn, Ignore")
+    return mode
+
+
+def check(obj: Obj, resource: catalogue.Resource, *, mode: str,
+          duplicates: list[str]) -> list[str]:
+    """Check the decoded body against the kind's schema; returns the warnings to send.
+    Unknown fields are pruned from `obj` (Go's decoder drops them)."""
+    report = schemas.check(obj, group=resource.group, version=resource.version,
+                           kind=resource.kind)
+    prefix = f'{resource.kind} in version "{resource.version}" cannot be handled as a ' \
+             f"{resource.kind}: "
+    if report.type_errors:
+        raise errors.bad_request(prefix + report.type_errors[0])
+    problems = [f'duplicate field "{d}"' for d in duplicates] + \
+        [f'unknown field "{u}"' for u in report.unknown_fields]
+    if report.unknown_fields:
+        schemas.prune(obj, group=resource.group, version=resource.version, kind=resource.kind)
+    if not problems or mode == "Ignore":
+        return []
+    if mode == "Strict":
+        raise errors.bad_request(prefix + "strict decoding error: " + ", ".join(problems))
+    return problems

@@ -1,0 +1,30 @@
+"""POST: create an object in a collection.
+
+Mirrors staging/src/k8s.io/apiserver/pkg/endpoints/handlers/create.go: decode (JSON, YAML or
+protobuf), check fields as `fieldValidation` says, then the registry; 201 with the object.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from kajitori.apiserver import body, negotiation, responses
+from kajitori.apiserver.handlers.scope import RequestScope
+
+
+async def decode_body(scope: RequestScope) -> tuple[dict, list[str]]:
+    """The request's object and the field warnings to send back."""
+    raw = await body.read(scope.http)
+    media = negotiation.content_type(scope.http.headers.get("Content-Type"))
+    obj, duplicates = body.decode(raw, media)
+    mode = body.field_validation(scope.query.get("fieldValidation"))
+    warnings = body.check(obj, scope.registry.resource, mode=mode, duplicates=duplicates)
+    return obj, warnings
+
+
+async def create(scope: RequestScope) -> web.Response:
+    obj, warnings = await decode_body(scope)
+    dry_run = scope.dry_run
+    created = await scope.registry.create(scope.info.namespace, obj, dry_run=dry_run,
+                                          user=scope.user)
+    return responses.json_response(created, status=201, warnings=warnings)

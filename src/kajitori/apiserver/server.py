@@ -1,0 +1,259 @@
+"""The API server: HTTPS, authentication, authorization, routing to handlers.
+
+Mirrors the handler chain of staging/src/k8s.io/apiserver/pkg/server/config.go
+(DefaultBuildHandlerChain): authenticate → authorize → route. Health and version paths answer
+without credentials, as upstream's system:public-info-viewer allows. One catch-all aiohttp
+handler dispatches by `kajitori.apiserver.requestinfo`, so the 60-odd resources need no route
+table of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from kajitori.admission import interface as admission
+from kajitori.admission import namespacelifecycle
+from kajitori.api import catalogue, errors, openapi
+from kajitori.apiserver import (
+    bootstrap,
+    discovery,
+    registry,
+    requestinfo,
+    responses,
+    serviceallocator,
+    version,
+)
+from kajitori.apiserver.handlers import create, delete, get, patch, reviews, update, watch
+from kajitori.apiserver.handlers.scope import RequestScope
+from kajitori.auth import authenticator as authn
+from kajitori.auth import authorizer as authz
+from kajitori.auth import x509 as auth_x509
+from kajitori.storage import errors as storage_errors
+from kajitori.storage.interface import Store
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+Handler = Callable[[RequestScope], Awaitable[web.StreamResponse]]
+
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
+
+VERB_HANDLERS: dict[str, Handler] = {
+    "get": get.get,
+    "list": get.list_,
+    "watch": watch.watch,
+    "create": create.create,
+    "update": update.update,
+    "patch": patch.patch,
+    "delete": delete.delete,
+    "deletecollection": delete.delete_collection,
+}
+# Subresources served by the generic registry with the verbs they allow.
+GENERIC_SUBRESOURCES = {"status": ("get", "update", "patch"),
+                        "finalize": ("update",)}
+
+
+@dataclass
+class APIServer:
+    """Serves the API from `store` on an already-configured TLS context.
+
+    Start with `async with server.running(): ...` or `await server.start()` / `stop()`.
+    """
+
+    store: Store
+    ssl_context: ssl.SSLContext | None
+    authenticator: authn.Authenticator
+    bind_address: str = "127.0.0.1"
+    port: int = 6443
+    advertise_address: str = "127.0.0.1"
+    catalogue: catalogue.Catalogue = field(default_factory=catalogue.builtin)
+    authorizer: Any = field(default_factory=authz.MastersOnlyAuthorizer)
+    _runner: web.AppRunner | None = None
+    _registries: dict[tuple[str, str, str], registry.Registry] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.discovery = discovery.DiscoveryDocuments(
+            self.catalogue, server_address=f"{self.advertise_address}:{self.port}")
+        self.openapi = openapi.OpenAPIDocuments(self.catalogue)
+        self.admission = admission.Chain([
+            namespacelifecycle.NamespaceLifecycle(get_namespace=self._get_namespace),
+        ])
+        self.service_allocator = serviceallocator.ServiceAllocator(
+            list_services=self._list_services)
+        self.ready = asyncio.Event()
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await bootstrap.ensure_defaults(self.registry_for, service_ip="10.96.0.1",
+                                        advertise_address=self.advertise_address,
+                                        port=self.port)
+        app = web.Application(client_max_size=0, handler_args={"max_field_size": 65536})
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await self._runner.setup()
+        sock = socket.create_server((self.bind_address, self.port), backlog=1024,
+                                    reuse_port=False)
+        self.port = sock.getsockname()[1]  # the real one when 0 asked for a free port
+        site = web.SockSite(self._runner, sock, ssl_context=self.ssl_context)
+        await site.start()
+        self.ready.set()
+
+    async def stop(self) -> None:
+        self.ready.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> Any:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    # ---- registries --------------------------------------------------------------------
+
+    def registry_for(self, group: str, version: str, plural: str) -> registry.Registry | None:
+        key = (group, version, plural)
+        reg = self._registries.get(key)
+        if reg is None:
+            resource = self.catalogue.get(group, version, plural)
+            if resource is None:
+                return None
+            reg = registry.Registry(
+                resource=resource, store=self.store, admission=self.admission,
+                service_allocator=self.service_allocator
+                if (group, plural) == ("", "services") else None)
+            self._registries[key] = reg
+        return reg
+
+    async def _list_services(self) -> list[Obj]:
+        return (await self.store.list("/registry/services/")).items
+
+    async def _get_namespace(self, name: str) -> Obj | None:
+        try:
+            return await self.store.get(f"/registry/namespaces/{name}")
+        except storage_errors.KeyNotFound:
+            return None
+
+    # ---- request handling --------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._serve(request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one place renders every error
+            return responses.error_response(exc)
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path in PUBLIC_PATHS:
+            return self._public(path)
+        user = self._authenticate(request)
+        info = requestinfo.parse(request.method, path, request.query)
+        self._authorize(user, info)
+        if not info.is_resource_request:
+            return self._non_resource(request, info)
+        return await self._resource(request, info, user)
+
+    def _authenticate(self, request: web.Request) -> Any:
+        peer = auth_x509.peer_certificate(request.transport)
+        user = self.authenticator.authenticate(
+            peer_cert=peer, authorization_header=request.headers.get("Authorization"))
+        if user is None:
+            raise errors.unauthorized()
+        return user
+
+    def _authorize(self, user: Any, info: requestinfo.RequestInfo) -> None:
+        attrs = authz.Attributes(
+            user=user, verb=info.verb, api_group=info.group, resource=info.resource,
+            subresource=info.subresource, namespace=info.namespace, name=info.name,
+            path=info.path, resource_request=info.is_resource_request)
+        decision = self.authorizer.authorize(attrs)
+        if not decision.allowed:
+            raise errors.StatusError(errors.status(
+                403, "Forbidden", authz.forbidden_message(attrs),
+                {"name": info.name, "group": info.group, "kind": info.resource}
+                if info.is_resource_request else None))
+
+    def _public(self, path: str) -> web.Response:
+        if path == "/version":
+            return responses.json_response(version.info())
+        return web.Response(text="ok", content_type="text/plain")
+
+    def _non_resource(self, request: web.Request, info: requestinfo.RequestInfo
+                      ) -> web.StreamResponse:
+        if request.method not in ("GET", "HEAD"):
+            raise errors.method_not_allowed() if self._is_discovery(info.path) \
+                else errors.not_found_path()
+        path = info.path.rstrip("/") or "/"
+        if path.startswith(HEALTH_PATHS):
+            return web.Response(text="ok", content_type="text/plain")
+        if path == "/openapi/v3":
+            body, etag = self.openapi.index()
+            return self._cached(request, body, etag, "application/json")
+        if path.startswith("/openapi/v3/"):
+            found = self.openapi.document(path[len("/openapi/v3/"):])
+            if found is None:
+                raise errors.not_found_path()
+            body, etag = found
+            return self._cached(request, body, etag, "application/json")
+        rendered = self.discovery.render(path, request.headers.get("Accept", ""))
+        if rendered is None:
+            raise errors.not_found_path()
+        return self._cached(request, rendered.body, rendered.etag, rendered.content_type)
+
+    @staticmethod
+    def _is_discovery(path: str) -> bool:
+        return path.startswith(("/api", "/openapi"))
+
+    @staticmethod
+    def _cached(request: web.Request, body: bytes, etag: str, content_type: str
+                ) -> web.Response:
+        headers = {"ETag": etag, "Vary": "Accept", "Content-Type": content_type,
+                   "Cache-Control": "no-cache, private"}
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=body, headers=headers)
+
+    async def _resource(self, request: web.Request, info: requestinfo.RequestInfo,
+                        user: Any) -> web.StreamResponse:
+        reg = self.registry_for(info.group, info.version, info.resource)
+        if reg is None:
+            raise errors.not_found_path()
+        resource = reg.resource
+        if resource.namespaced and not info.namespace and info.verb not in ("list", "watch"):
+            raise errors.not_found_path()
+        if not resource.namespaced and info.namespace and info.resource != "namespaces":
+            raise errors.not_found_path()
+        scope = RequestScope(http=request, info=info, registry=reg, user=user,
+                             authorizer=self.authorizer, authenticator=self.authenticator)
+        if reviews.is_review(resource):
+            if info.verb != "create":
+                raise errors.method_not_allowed()
+            return await reviews.create(scope)
+        if info.subresource:
+            allowed = GENERIC_SUBRESOURCES.get(info.subresource)
+            if allowed is None or resource.subresource(info.subresource) is None and \
+                    info.subresource != "finalize":
+                raise errors.not_found_path()
+            if info.verb not in allowed:
+                raise errors.method_not_allowed()
+        elif info.verb not in resource.verbs and not (info.verb == "watch" and
+                                                      "watch" in resource.verbs):
+            raise errors.method_not_allowed()
+        return await VERB_HANDLERS[info.verb](scope)
+
