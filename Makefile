@@ -1,0 +1,24 @@
+# Two set-up commands on a fresh machine: `make up` (a cluster) and `make test` (the tests).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: up test lint venv bench
+
+$(BIN)/kajitori: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(BIN)/kajitori
+
+venv: $(BIN)/kajitori
+
+up: venv
+	$(BIN)/kajitori up
+
+test: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/pytest -q
+
+bench: venv
+	for b in bench/bench_*.py; do $(BIN)/python $$b; done

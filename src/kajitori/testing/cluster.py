@@ -1,0 +1,95 @@
+"""A real cluster for tests: `with cluster() as kubeconfig: ...`.
+
+Starts `kajitori server` as a child process on a free port with its data in a temporary
+directory, waits until `/readyz` answers, yields the admin kubeconfig path, and stops the server
+(SIGTERM, then SIGKILL) on exit. The same data directory can be handed to a second `cluster()`
+to test restarts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+
+
+@dataclass
+class Cluster:
+    kubeconfig: Path
+    data_dir: Path
+    server: str
+    process: subprocess.Popen[bytes]
+
+    def kill(self) -> None:
+        """Stop the server as a crash would (SIGKILL)."""
+        self.process.kill()
+        self.process.wait()
+
+
+def _server_url(kubeconfig: Path) -> str | None:
+    try:
+        doc = yaml.safe_load(kubeconfig.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    try:
+        return str(doc["clusters"][0]["cluster"]["server"])
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+@contextlib.contextmanager
+def running(data_dir: Path, *, extra_args: tuple[str, ...] = ()) -> Iterator[Cluster]:
+    """A server on `data_dir` (kept afterwards); the building block of `cluster()`."""
+    kubeconfig = data_dir / "admin.kubeconfig"
+    with contextlib.suppress(FileNotFoundError):
+        kubeconfig.unlink()  # a fresh one tells us the new port
+    log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kajitori.cli.main", "server", "--data-dir", str(data_dir),
+         "--https-port", "0", *extra_args],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        server = _wait_ready(process, kubeconfig, data_dir)
+        yield Cluster(kubeconfig=kubeconfig, data_dir=data_dir, server=server, process=process)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+
+
+def _wait_ready(process: subprocess.Popen[bytes], kubeconfig: Path, data_dir: Path) -> str:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = (data_dir / "server.log").read_text(errors="replace")
+            raise RuntimeError(f"kajitori server exited with {process.returncode}:\n{output}")
+        url = _server_url(kubeconfig) if kubeconfig.exists() else None
+        if url:
+            return url  # the kubeconfig is written once the server listens
+        time.sleep(0.02)
+    raise TimeoutError(f"kajitori server not ready after {START_TIMEOUT}s")
+
+
+@contextlib.contextmanager
+def cluster(*, extra_args: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Start a cluster in a temporary directory and yield its kubeconfig path."""
+    with tempfile.TemporaryDirectory(prefix="kajitori-") as tmp, \
+            running(Path(tmp), extra_args=extra_args) as started:
+        yield started.kubeconfig
