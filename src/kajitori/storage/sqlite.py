@@ -216,9 +216,11 @@ def _connect(path: str, *, synchronous: str, window: int) -> tuple[sqlite3.Conne
     """Open, configure and read the database (on a worker thread, before the writer starts).
 
     The connection is then used by the writer thread alone, hence check_same_thread=False.
-    Exclusive locking keeps a second process (a second apiserver) off the same file.
+    Exclusive locking keeps a second process (a second apiserver) off the same file; as no
+    other connection may share the file, a lock held is an error at once (timeout 0), not a
+    reason to wait.
     """
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
     try:
         db.execute("PRAGMA locking_mode=EXCLUSIVE")
         db.execute("PRAGMA journal_mode=WAL")
