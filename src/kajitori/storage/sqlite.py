@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import orjson
 
@@ -114,8 +114,9 @@ class SQLiteStore:
         mode = synchronous.upper()
         if mode not in SYNCHRONOUS_MODES:
             raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
-        if compaction_interval <= 0:
-            raise ValueError("compaction_interval must be positive")
+        if compaction_interval <= 0 or watch_window < 1 or watcher_queue < 1:
+            raise ValueError("compaction_interval, watch_window and watcher_queue must be "
+                             "positive")
         try:
             db, loaded = await asyncio.to_thread(_connect, path, synchronous=mode,
                                                  window=watch_window)
@@ -463,10 +464,13 @@ class _Writer:
         self._call(self._deliver, outcomes)
 
     def _deliver(self, outcomes: list[Outcome]) -> None:
-        """On the loop: apply the committed events in order, then acknowledge the writers."""
-        self._apply([o for _, o in outcomes if isinstance(o, WatchEvent)])
-        for future, outcome in outcomes:
-            _settle(future, outcome.object if isinstance(outcome, WatchEvent) else outcome)
+        """On the loop: apply the committed events in order, then acknowledge the writers
+        (even if applying failed: their writes are durable all the same)."""
+        try:
+            self._apply([o for _, o in outcomes if isinstance(o, WatchEvent)])
+        finally:
+            for future, outcome in outcomes:
+                _settle(future, outcome.object if isinstance(outcome, WatchEvent) else outcome)
 
     def _compact_logged(self) -> int | BaseException:
         try:
@@ -511,7 +515,7 @@ def _unavailable(key: str, exc: BaseException) -> errors.Unavailable:
     return failure
 
 
-def _settle(future: asyncio.Future[object], outcome: object) -> None:
+def _settle(future: asyncio.Future[Any], outcome: object) -> None:
     """Resolve `future` unless its waiter gave up (cancelled); an exception is raised by it."""
     if future.done():
         return

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import builtins
 import collections
 import itertools
 import logging
@@ -38,6 +39,8 @@ DEFAULT_WINDOW = 10_000
 
 DEFAULT_WATCHER_QUEUE = 10_000
 """Live events a watcher may have unread before it is closed as unresponsive."""
+
+CLOSED = "watch cache is closed"
 
 
 class WatchCache:
@@ -68,6 +71,7 @@ class WatchCache:
         self._revision = revision
         self._watcher_queue = watcher_queue
         self._watchers: set[CacheWatcher] = set()
+        self._closed = False
 
     @property
     def revision(self) -> int:
@@ -115,7 +119,7 @@ class WatchCache:
         remaining = end - index if predicate is None else None
         return Page(items=items, revision=revision, continue_token=token, remaining=remaining)
 
-    def apply(self, events: list[WatchEvent]) -> None:
+    def apply(self, events: builtins.list[WatchEvent]) -> None:
         """Make committed `events` current, keep them in the window, push them to watchers.
 
         Watchers whose queue overflows are closed (their iteration ends); writers never wait.
@@ -145,11 +149,15 @@ class WatchCache:
         return CacheWatcher(self, prefix, since=since)
 
     def close(self) -> None:
-        """End every watcher's iteration (after the events already queued for it)."""
+        """End every watcher's iteration (after the events already queued for it); a watch
+        first iterated later raises Unavailable."""
+        self._closed = True
         for watcher in list(self._watchers):
             watcher.finish()
 
-    def _register(self, watcher: CacheWatcher, since: int) -> list[WatchEvent]:
+    def _register(self, watcher: CacheWatcher, since: int) -> builtins.list[WatchEvent]:
+        if self._closed:
+            raise errors.Unavailable(watcher.prefix, CLOSED)
         if since < self._floor:
             raise errors.Compacted(watcher.prefix, requested=since, oldest=self._floor)
         first = bisect.bisect_right(self._events, since, key=_revision_of)

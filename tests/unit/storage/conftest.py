@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from kajitori.storage import watchcache
 from kajitori.storage.interface import Store
 from kajitori.storage.sqlite import SQLiteStore
 
@@ -39,8 +40,8 @@ class Backend:
 def _sqlite(path: Path) -> Backend:
     @contextlib.asynccontextmanager
     async def open_(*, watch_window: int | None = None) -> AsyncIterator[Store]:
-        options = {} if watch_window is None else {"watch_window": watch_window}
-        async with await SQLiteStore.open(str(path / "state.db"), **options) as store:
+        window = watchcache.DEFAULT_WINDOW if watch_window is None else watch_window
+        async with await SQLiteStore.open(str(path / "state.db"), watch_window=window) as store:
             yield store
 
     return Backend("sqlite", open_)

@@ -37,7 +37,7 @@ def key(name: str, *, namespace: str = "default") -> str:
 
 
 def rv(obj: Obj) -> str:
-    return obj["metadata"]["resourceVersion"]
+    return str(obj["metadata"]["resourceVersion"])
 
 
 async def take(watch: AsyncIterator[WatchEvent], count: int) -> list[WatchEvent]:
@@ -270,7 +270,7 @@ async def test_list_pages_with_predicate_count_matches_only(store: Store) -> Non
         await store.create(key(f"p{i}"), pod(f"p{i}", parity=str(i % 2)))
 
     def odd(obj: Obj) -> bool:
-        return obj["metadata"]["labels"]["parity"] == "1"
+        return bool(obj["metadata"]["labels"]["parity"] == "1")
 
     first = await store.list(DEFAULT, limit=2, predicate=odd)
     second = await store.list(DEFAULT, limit=2, predicate=odd,
@@ -476,3 +476,11 @@ async def test_writes_after_close_are_unavailable(backend: Backend) -> None:
 
     with pytest.raises(errors.Unavailable):
         await store.create(key("a"), pod("a"))
+
+
+async def test_watch_after_close_is_unavailable(backend: Backend) -> None:
+    async with backend.open() as store:
+        pass
+
+    with pytest.raises(errors.Unavailable):
+        await anext(store.watch(PODS, since=0))
