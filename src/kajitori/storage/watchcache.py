@@ -146,7 +146,7 @@ class WatchCache:
         the watcher queue's bound of events are left unread (upstream closes such a watcher;
         its client re-watches from the last revision it saw).
         """
-        return CacheWatcher(self, prefix, since=since)
+        return CacheWatcher(self, prefix, since=since, queue_size=self._watcher_queue)
 
     def close(self) -> None:
         """End every watcher's iteration (after the events already queued for it); a watch
@@ -192,10 +192,11 @@ class CacheWatcher:
     protocol plus `aclose()`, so `contextlib.aclosing` works as for an async generator.
     """
 
-    def __init__(self, cache: WatchCache, prefix: str, *, since: int) -> None:
+    def __init__(self, cache: WatchCache, prefix: str, *, since: int, queue_size: int) -> None:
         self.prefix = prefix
         self._cache = cache
         self._since = since
+        self._queue_size = queue_size
         self._started = False
         self._finished = False
         self._backlog: collections.deque[WatchEvent] = collections.deque()
@@ -233,7 +234,7 @@ class CacheWatcher:
         mine = [e for e in events if e.key.startswith(self.prefix)]
         if not mine:
             return
-        if len(self._live) + len(mine) > self._cache._watcher_queue:
+        if len(self._live) + len(mine) > self._queue_size:
             log.warning("Forcing watcher of %s close due to unresponsiveness: %d events unread",
                         self.prefix, len(self._live) + len(self._backlog))
             self.stop()
