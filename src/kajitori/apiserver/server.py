@@ -184,10 +184,7 @@ class APIServer:
             path=info.path, resource_request=info.is_resource_request)
         decision = self.authorizer.authorize(attrs)
         if not decision.allowed:
-            raise errors.StatusError(errors.status(
-                403, "Forbidden", authz.forbidden_message(attrs),
-                {"name": info.name, "group": info.group, "kind": info.resource}
-                if info.is_resource_request else None))
+            raise authz.forbidden(attrs, decision.reason)
 
     def _public(self, path: str) -> web.Response:
         if path == "/version":

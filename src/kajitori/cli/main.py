@@ -71,7 +71,8 @@ async def serve(args: argparse.Namespace, *, announce: bool) -> None:
     advertise = "127.0.0.1" if args.bind_address in ("0.0.0.0", "::") else args.bind_address
     server = apiserver.APIServer(
         store=store, ssl_context=secureserving.server_ssl_context(pki),
-        authenticator=authn.Authenticator(tokens=tokens),
+        authenticator=authn.Authenticator(token_authenticators=[tokens] if tokens else [],
+                                          anonymous=False),
         bind_address=args.bind_address, port=args.https_port, advertise_address=advertise)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
