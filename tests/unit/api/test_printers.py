@@ -520,6 +520,7 @@ def test_deployment_row() -> None:
 def test_deployment_with_empty_selector_prints_empty_selector() -> None:
     assert cells("apps", "deployments", obj("d", spec={"selector": {}}))[1:] == [
         "0/1", 0, 0, AGE, "", "", ""]
+    assert cells("apps", "deployments", obj("d", spec={"replicas": None}))[1] == "0/1"
 
 
 def test_replica_set_row() -> None:

@@ -26,7 +26,7 @@ def _parts(obj: Obj) -> tuple[Obj, Obj, str, str]:
 
 def _ready_of_desired(spec: Obj, status: Obj) -> str:
     """The READY cell: `ready/desired` replicas."""
-    return f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas', 1))}"
+    return f"{int(status.get('readyReplicas') or 0)}/{cells.desired_replicas(spec)}"
 
 
 def _deployment_cells(obj: Obj, now: datetime) -> list[Any]:
@@ -55,7 +55,7 @@ DEPLOYMENTS = Printer(
 
 def _replica_set_cells(obj: Obj, now: datetime) -> list[Any]:
     spec, status, names, images = _parts(obj)
-    return [meta.name(obj), int(spec.get("replicas", 1)), int(status.get("replicas") or 0),
+    return [meta.name(obj), cells.desired_replicas(spec), int(status.get("replicas") or 0),
             int(status.get("readyReplicas") or 0), created(obj, now), names, images,
             cells.format_label_selector(spec.get("selector"))]
 

@@ -35,6 +35,12 @@ def template_containers(template: Obj | None) -> list[Obj]:
     return ((template or {}).get("spec") or {}).get("containers") or []
 
 
+def desired_replicas(spec: Obj) -> int:
+    """`spec.replicas` of a workload, read as its API default (1) when absent or null."""
+    replicas = spec.get("replicas")
+    return 1 if replicas is None else int(replicas)
+
+
 def format_labels(labels: dict[str, str] | None) -> str:
     """`a=1,b=2` sorted by key; `<none>` for no labels (also used for plain selector maps)."""
     if not labels:

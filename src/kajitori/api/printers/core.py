@@ -228,7 +228,7 @@ def _replication_controller_cells(obj: Obj, now: datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     names, images = cells.layout_containers(cells.template_containers(spec.get("template")))
-    return [meta.name(obj), int(spec.get("replicas", 1)), int(status.get("replicas") or 0),
+    return [meta.name(obj), cells.desired_replicas(spec), int(status.get("replicas") or 0),
             int(status.get("readyReplicas") or 0), created(obj, now),
             names, images, cells.format_labels(spec.get("selector"))]
 
