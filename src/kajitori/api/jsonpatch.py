@@ -100,10 +100,9 @@ def _apply_one(document: Any, operation: Obj | None) -> Any:
     if operation is None:
         raise rfc6902.InvalidJsonPatch("Operation does not contain 'op' member")
     kind, path = operation.get("op"), operation.get("path")
-    if path == "" and kind not in ("replace", "test"):
-        # v4 resolves a parent for every other operation, and the root has none.
-        raise jsonpointer.JsonPointerException("the root has no parent")
-    if operation.get("from") == "":
+    # v4 resolves the parent of every path but a replaced or tested one, and the root has none.
+    if (path == "" and kind not in ("replace", "test")) or (
+            kind in ("move", "copy") and operation.get("from") == ""):
         raise jsonpointer.JsonPointerException("the root has no parent")
     if kind in ("replace", "test") and path and _missing_member(document, path):
         if kind == "replace":

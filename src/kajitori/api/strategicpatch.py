@@ -399,9 +399,10 @@ def _normalize_order(in_patch: list[Any], server_only: list[Any], *, patch_order
                      server_order: list[Any], merge_key: str, kind: type) -> list[Any]:
     """Patch items in the patch's order, server-only items in the live order, then interleaved:
     a server-only item goes first only when the live list put it before the next patch item."""
-    in_patch = _sort_by(in_patch, patch_order, merge_key, kind)
-    server_only = _sort_by(server_only, server_order, merge_key, kind)
     live = _positions(server_order, merge_key, kind)
+    in_patch = _sort_by(in_patch, patch_order, _positions(patch_order, merge_key, kind),
+                        merge_key, kind)
+    server_only = _sort_by(server_only, server_order, live, merge_key, kind)
     result: list[Any] = []
     left, right = 0, 0
     while left < len(server_only) or right < len(in_patch):
@@ -421,16 +422,16 @@ def _normalize_order(in_patch: list[Any], server_only: list[Any], *, patch_order
     return result
 
 
-def _sort_by(items: list[Any], order: list[Any], merge_key: str, kind: type) -> list[Any]:
-    """Stable sort by position in `order`; upstream's comparator has no answer for an item
-    `order` lacks (only a malformed patch has one), so such items go first."""
+def _sort_by(items: list[Any], order: list[Any], positions: dict[Any, int], merge_key: str,
+             kind: type) -> list[Any]:
+    """Stable sort by position in `order` (`positions`); upstream's comparator has no answer
+    for an item `order` lacks (only a malformed patch has one), so such items go first."""
     if kind is dict:
         for item in (*items, *order):
             if not isinstance(item, dict):
                 raise _unknown(_bad_arg_type({}, item))
             if merge_key not in item:
                 raise _unknown(_no_merge_key(item, merge_key))
-    positions = _positions(order, merge_key, kind)
     return sorted(items, key=lambda item: positions.get(_order_key(item, merge_key, kind), -1))
 
 

@@ -103,6 +103,11 @@ def test_null_body_changes_nothing() -> None:
     assert apply(deployment(), None) == deployment()
 
 
+def test_from_matters_only_to_move_and_copy() -> None:
+    operation = {"op": "add", "from": "", "path": "/spec/paused", "value": True}
+    assert apply(deployment(), [operation])["spec"]["paused"] is True
+
+
 def test_result_shares_nothing_with_the_inputs() -> None:
     original = deployment()
     value = {"x": {"y": "1"}}
@@ -126,6 +131,7 @@ def test_result_shares_nothing_with_the_inputs() -> None:
     [{"path": "/spec/replicas", "value": 1}],
     [{"op": "add", "value": 1}],
     [{"op": "add", "path": "", "value": {}}],
+    [{"op": "move", "from": "", "path": "/spec/copy"}],
     [{"op": "replace", "path": "", "value": [1]}],
     [None],
 ])
