@@ -34,7 +34,8 @@ class FieldError:
 
     @classmethod
     def required(cls, field: str, detail: str = "") -> FieldError:
-        return cls(field, "FieldValueRequired", "Required value" + (f": {detail}" if detail else ""))
+        suffix = f": {detail}" if detail else ""
+        return cls(field, "FieldValueRequired", "Required value" + suffix)
 
     @classmethod
     def forbidden(cls, field: str, detail: str) -> FieldError:
@@ -138,10 +139,8 @@ def object_modified(resource: str, name: str) -> StatusError:
 
 def invalid(kind: str, name: str, errors: list[FieldError], *, group: str = "") -> StatusError:
     """422 Invalid; `kind` is the Kind (not the resource), as upstream's NewInvalid."""
-    if len(errors) == 1:
-        summary = str(errors[0])
-    else:
-        summary = "[" + ", ".join(str(e) for e in errors) + "]"
+    joined = ", ".join(str(e) for e in errors)
+    summary = joined if len(errors) == 1 else f"[{joined}]"
     qualified = f"{kind}.{group}" if group else kind
     details: Obj = {"name": name, "group": group, "kind": kind,
                     "causes": [{"reason": e.reason, "message": e.message, "field": e.field}
