@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kajitori.api import errors
-from kajitori.api.validation import names
+from kajitori.api.validation import gorepr, names
 
 # selection.Operator values, as upstream spells them.
 IN = "in"
@@ -49,18 +49,6 @@ def is_qualified_name(value: str) -> list[str]:
 def is_valid_label_value(value: str) -> list[str]:
     """Upstream IsValidLabelValue: empty, or ≤ 63 characters of the qualified-name alphabet."""
     return names.is_valid_label_value(value)
-
-
-class _GoStrings:
-    """A []string printed as Go's %#v prints it in field errors."""
-
-    def __init__(self, values: list[str] | None) -> None:
-        self._values = values
-
-    def __str__(self) -> str:
-        if self._values is None:
-            return "[]string(nil)"
-        return "[]string{" + ", ".join(errors._go_value(v) for v in self._values) + "}"
 
 
 @dataclass(frozen=True)
@@ -125,7 +113,7 @@ def _requirement_errors(key: str, operator: str, vals: list[str] | None, *,
         out.append(str(errors.FieldError.invalid(_child(path, "key"), key, "; ".join(msgs))))
     value_path = _child(path, "values")
     count = len(vals or ())
-    shown = _GoStrings(vals)
+    shown = gorepr.value(gorepr.strings(vals))
     if operator in (IN, NOT_IN):
         if count == 0:
             out.append(str(errors.FieldError.invalid(
