@@ -1,0 +1,195 @@
+"""What the API server benchmarks share: a server in a child process, an HTTPS session with the
+admin client certificate, ConfigMap creates, quantiles and the server's memory and CPU.
+
+The benchmarks (`bench_startup.py`, `bench_creates.py`, `bench_list.py`, `bench_watch.py`)
+import this module by its bare name: Python puts the script's directory, `bench/`, first on
+`sys.path`. The server always runs as a child process (`kajitori.testing.cluster.running`), so
+it has its own core and GIL and the figures are those a real client sees over HTTPS on
+127.0.0.1. A `Target` is picklable, so benchmark child processes (`multiprocessing`, spawn)
+build their own TLS context and sessions from it.
+
+Times that cross processes come from `time.monotonic()`: CLOCK_MONOTONIC on Linux, one clock
+for every process on the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import ssl
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import yaml
+
+from kajitori.testing import cluster
+
+CONFIGMAPS_PATH = "/api/v1/namespaces/default/configmaps"
+JSON_CONTENT_TYPE = "application/json"
+# What `kubectl get` sends to have the server render columns.
+TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io"
+# A client gives up on one request after this long; benchmarks never hang on a stuck server.
+REQUEST_TIMEOUT = 60.0
+# /proc/<pid>/stat counts CPU time in clock ticks.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a running server listens and the kubeconfig holding the admin credentials."""
+
+    url: str
+    kubeconfig: Path
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context trusting the cluster CA and presenting the admin certificate.
+
+        `ssl` loads a certificate chain from files only, so the embedded PEMs are written to
+        a private temporary directory that is removed before returning.
+        """
+        doc = yaml.safe_load(self.kubeconfig.read_text())
+        ca_pem = base64.b64decode(doc["clusters"][0]["cluster"]["certificate-authority-data"])
+        user = doc["users"][0]["user"]
+        context = ssl.create_default_context(cadata=ca_pem.decode("ascii"))
+        with tempfile.TemporaryDirectory(prefix="kajitori-bench-") as tmp:
+            cert, key = Path(tmp) / "admin.crt", Path(tmp) / "admin.key"
+            cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
+            key.write_bytes(base64.b64decode(user["client-key-data"]))
+            context.load_cert_chain(cert, key)
+        return context
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running `kajitori server` child process."""
+
+    target: Target
+    pid: int
+    data_dir: Path
+
+
+@contextlib.contextmanager
+def server() -> Iterator[Server]:
+    """Start a server on a fresh temporary data directory; stop it and remove the directory on
+    exit. Raises what `kajitori.testing.cluster.running` raises if it does not come up."""
+    with tempfile.TemporaryDirectory(prefix="kajitori-bench-") as tmp, \
+            cluster.running(Path(tmp)) as started:
+        yield Server(target=Target(url=started.server, kubeconfig=started.kubeconfig),
+                     pid=started.process.pid, data_dir=started.data_dir)
+
+
+def session(target: Target, *, connections: int,
+            context: ssl.SSLContext | None = None) -> aiohttp.ClientSession:
+    """A keep-alive session to `target` holding at most `connections` connections.
+
+    `context` lets many sessions share one TLS context (building one reads the kubeconfig);
+    None builds one. Requests time out after REQUEST_TIMEOUT; streams pass their own timeout.
+    """
+    connector = aiohttp.TCPConnector(ssl=context or target.ssl_context(), limit=connections)
+    return aiohttp.ClientSession(base_url=target.url, connector=connector,
+                                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT))
+
+
+def configmap(name: str) -> bytes:
+    """The JSON body of a small ConfigMap with two data keys."""
+    return orjson.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                         "metadata": {"name": name, "namespace": "default"},
+                         "data": {"greeting": "hello", "target": name}})
+
+
+async def create_configmap(http: aiohttp.ClientSession, name: str) -> None:
+    """POST one ConfigMap and read the whole answer. Raises RuntimeError unless it is 201."""
+    async with http.post(CONFIGMAPS_PATH, data=configmap(name),
+                         headers={"Content-Type": JSON_CONTENT_TYPE}) as response:
+        body = await response.read()
+        if response.status != 201:
+            raise RuntimeError(f"create {name}: HTTP {response.status}: {body[:300]!r}")
+
+
+async def warm_up(http: aiohttp.ClientSession) -> None:
+    """One authenticated GET, so the TLS handshake happens before anything is timed."""
+    async with http.get("/version") as response:
+        await response.read()
+
+
+@dataclass(frozen=True)
+class CreateRun:
+    """What `create_names` measured: each create's latency (seconds, send to last byte of the
+    201), the `time.monotonic()` instants the timed creates began and ended, and the CPU time
+    this process used meanwhile."""
+
+    latencies: list[float]
+    began: float
+    ended: float
+    cpu_seconds: float
+
+
+async def create_names(target: Target, names: list[str], *, workers: int,
+                       start_at: float | None = None) -> CreateRun:
+    """Create one ConfigMap per name from `workers` coroutines, each with its own keep-alive
+    connection (connected before timing starts). `start_at` (a `time.monotonic()` instant)
+    lets several processes start together; None starts as soon as all connections are up.
+    Raises RuntimeError on the first create that is not a 201."""
+    context = target.ssl_context()
+    latencies: list[float] = []
+
+    async def worker(http: aiohttp.ClientSession, mine: list[str]) -> None:
+        for name in mine:
+            begun = time.perf_counter()
+            await create_configmap(http, name)
+            latencies.append(time.perf_counter() - begun)
+
+    async with contextlib.AsyncExitStack() as stack:
+        sessions = [await stack.enter_async_context(session(target, connections=1,
+                                                            context=context))
+                    for _ in range(workers)]
+        await asyncio.gather(*(warm_up(http) for http in sessions))
+        if start_at is not None:
+            await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+        began, cpu = time.monotonic(), time.process_time()
+        async with asyncio.TaskGroup() as group:
+            for index, http in enumerate(sessions):
+                group.create_task(worker(http, names[index::workers]))
+        return CreateRun(latencies=latencies, began=began, ended=time.monotonic(),
+                         cpu_seconds=time.process_time() - cpu)
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    """p50, p90, p99 and max of `values` (seconds) in milliseconds, rounded to 0.01 ms."""
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": round(cuts[49] * 1e3, 2), "p90": round(cuts[89] * 1e3, 2),
+            "p99": round(cuts[98] * 1e3, 2), "max": round(max(values) * 1e3, 2)}
+
+
+def format_ms(summary: dict[str, float]) -> str:
+    return ", ".join(f"{key} {value:.2f} ms" for key, value in summary.items())
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of process `pid` (VmRSS in /proc/<pid>/status) in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time process `pid` has used so far, in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def print_summary(name: str, figures: dict[str, Any]) -> None:
+    """The one-line JSON summary each benchmark ends with."""
+    print(orjson.dumps({"benchmark": name, **figures}).decode())
