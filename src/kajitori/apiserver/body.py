@@ -95,22 +95,25 @@ def field_validation(mode: str | None) -> str:
     return mode
 
 
-def check(obj: Obj, resource: catalogue.Resource, *, mode: str,
+def check(obj: Obj, gvk: tuple[str, str, str], *, mode: str,
           duplicates: list[str]) -> list[str]:
-    """Check the decoded body against the kind's schema; returns the warnings to send.
-    Unknown fields are pruned from `obj` (Go's decoder drops them)."""
-    report = schemas.check(obj, group=resource.group, version=resource.version,
-                           kind=resource.kind)
-    prefix = f'{resource.kind} in version "{resource.version}" cannot be handled as a ' \
-             f"{resource.kind}: "
+    """Check the decoded body against the schema of `gvk` (group, version, kind); returns the
+    warnings to send. Unknown fields are pruned from `obj` (Go's decoder drops them)."""
+    group, version, kind = gvk
+    report = schemas.check(obj, group=group, version=version, kind=kind)
+    prefix = f'{kind} in version "{version}" cannot be handled as a {kind}: '
     if report.type_errors:
         raise errors.bad_request(prefix + report.type_errors[0])
     problems = [f'duplicate field "{d}"' for d in duplicates] + \
         [f'unknown field "{u}"' for u in report.unknown_fields]
     if report.unknown_fields:
-        schemas.prune(obj, group=resource.group, version=resource.version, kind=resource.kind)
+        schemas.prune(obj, group=group, version=version, kind=kind)
     if not problems or mode == "Ignore":
         return []
     if mode == "Strict":
         raise errors.bad_request(prefix + "strict decoding error: " + ", ".join(problems))
     return problems
+
+
+def gvk_of(resource: catalogue.Resource) -> tuple[str, str, str]:
+    return resource.group, resource.version, resource.kind

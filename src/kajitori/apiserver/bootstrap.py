@@ -24,12 +24,13 @@ KUBERNETES_SERVICE = "kubernetes"
 async def _create_missing(lookup: RegistryLookup, group: str, version: str, plural: str,
                           namespace: str, obj: Obj) -> None:
     reg = lookup(group, version, plural)
-    assert reg is not None, plural  # noqa: S101 - built-in resources are always served
+    assert reg is not None, plural
     try:
-        await reg.create(namespace, obj)
+        await reg.get(namespace, obj["metadata"]["name"])
     except errors.StatusError as exc:
-        if exc.reason != "AlreadyExists":
+        if exc.code != 404:
             raise
+        await reg.create(namespace, obj)
 
 
 async def ensure_defaults(lookup: RegistryLookup, *, service_ip: str, advertise_address: str,

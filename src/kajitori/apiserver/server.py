@@ -32,10 +32,20 @@ from kajitori.apiserver import (
     serviceallocator,
     version,
 )
-from kajitori.apiserver.handlers import create, delete, get, patch, reviews, update, watch
+from kajitori.apiserver.handlers import (
+    create,
+    delete,
+    get,
+    patch,
+    reviews,
+    tokenrequest,
+    update,
+    watch,
+)
 from kajitori.apiserver.handlers.scope import RequestScope
 from kajitori.auth import authenticator as authn
 from kajitori.auth import authorizer as authz
+from kajitori.auth import serviceaccount
 from kajitori.auth import x509 as auth_x509
 from kajitori.storage import errors as storage_errors
 from kajitori.storage.interface import Store
@@ -58,9 +68,9 @@ VERB_HANDLERS: dict[str, Handler] = {
     "delete": delete.delete,
     "deletecollection": delete.delete_collection,
 }
-# Subresources served by the generic registry with the verbs they allow.
-GENERIC_SUBRESOURCES = {"status": ("get", "update", "patch"),
-                        "finalize": ("update",)}
+# Subresources served so far; the generic registry serves status and finalize with the main
+# verb handlers, the verbs each allows come from discovery.
+SERVED_SUBRESOURCES = frozenset({"status", "finalize", "token"})
 
 
 @dataclass
@@ -78,6 +88,8 @@ class APIServer:
     advertise_address: str = "127.0.0.1"
     catalogue: catalogue.Catalogue = field(default_factory=catalogue.builtin)
     authorizer: Any = field(default_factory=authz.MastersOnlyAuthorizer)
+    # Signs ServiceAccount tokens (serviceaccounts/token); None serves no such subresource.
+    token_issuer: serviceaccount.TokenIssuer | None = None
     _runner: web.AppRunner | None = None
     _registries: dict[tuple[str, str, str], registry.Registry] = field(default_factory=dict)
 
@@ -243,14 +255,16 @@ class APIServer:
                 raise errors.method_not_allowed()
             return await reviews.create(scope)
         if info.subresource:
-            allowed = GENERIC_SUBRESOURCES.get(info.subresource)
-            if allowed is None or resource.subresource(info.subresource) is None and \
-                    info.subresource != "finalize":
+            sub = resource.subresource(info.subresource)
+            if sub is None or info.subresource not in SERVED_SUBRESOURCES:
                 raise errors.not_found_path()
-            if info.verb not in allowed:
+            if info.verb not in sub.verbs:
                 raise errors.method_not_allowed()
-        elif info.verb not in resource.verbs and not (info.verb == "watch" and
-                                                      "watch" in resource.verbs):
+            if info.subresource == "token":
+                if self.token_issuer is None:
+                    raise errors.not_found_path()
+                return await tokenrequest.create_token(scope, self.token_issuer)
+        elif info.verb not in resource.verbs:
             raise errors.method_not_allowed()
         return await VERB_HANDLERS[info.verb](scope)
 

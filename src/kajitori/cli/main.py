@@ -15,11 +15,12 @@ import os
 import signal
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from kajitori.apiserver import server as apiserver
 from kajitori.auth import authenticator as authn
-from kajitori.auth import tokenfile
+from kajitori.auth import serviceaccount, tokenfile
 from kajitori.pki import certs, kubeconfig, secureserving
 from kajitori.storage import sqlite
 
@@ -59,20 +60,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def serve(args: argparse.Namespace, *, announce: bool) -> None:
+@dataclass(frozen=True)
+class Prepared:
+    """What the server needs from disk, read before the event loop starts."""
+
+    data_dir: Path
+    pki: certs.PKIPaths
+    kubeconfig: Path
+    token_authenticators: list[authn.TokenAuthenticator]
+    token_issuer: serviceaccount.TokenIssuer
+
+
+def prepare(args: argparse.Namespace) -> Prepared:
+    """Create the data directory and PKI on first start; load keys and token files."""
     data_dir: Path = (args.data_dir or default_data_dir()).resolve()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    hostname = socket.gethostname()
     extra = [] if args.bind_address in ("127.0.0.1", "0.0.0.0", "::") else [args.bind_address]
-    pki = await asyncio.to_thread(certs.ensure_pki, data_dir, hostname=hostname,
-                                  service_ip=SERVICE_IP, extra_sans=extra)
-    tokens = tokenfile.TokenFile.load(args.token_auth_file) if args.token_auth_file else None
-    store = await sqlite.SQLiteStore.open(str(data_dir / "state.db"))
+    pki = certs.ensure_pki(data_dir, hostname=socket.gethostname(), service_ip=SERVICE_IP,
+                           extra_sans=extra)
+    token_authenticators: list[authn.TokenAuthenticator] = [
+        serviceaccount.ServiceAccountTokenAuthenticator(public_key_pem=pki.sa_pub.read_bytes())]
+    if args.token_auth_file:
+        token_authenticators.append(tokenfile.TokenFile.load(args.token_auth_file))
+    return Prepared(data_dir=data_dir, pki=pki,
+                    kubeconfig=args.write_kubeconfig or data_dir / "admin.kubeconfig",
+                    token_authenticators=token_authenticators,
+                    token_issuer=serviceaccount.TokenIssuer.from_files(pki.sa_key, pki.sa_pub))
+
+
+async def serve(args: argparse.Namespace, prepared: Prepared, *, announce: bool) -> None:
+    store = await sqlite.SQLiteStore.open(str(prepared.data_dir / "state.db"))
     advertise = "127.0.0.1" if args.bind_address in ("0.0.0.0", "::") else args.bind_address
     server = apiserver.APIServer(
-        store=store, ssl_context=secureserving.server_ssl_context(pki),
-        authenticator=authn.Authenticator(token_authenticators=[tokens] if tokens else [],
+        store=store, ssl_context=secureserving.server_ssl_context(prepared.pki),
+        authenticator=authn.Authenticator(token_authenticators=prepared.token_authenticators,
                                           anonymous=False),
+        token_issuer=prepared.token_issuer,
         bind_address=args.bind_address, port=args.https_port, advertise_address=advertise)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -81,14 +104,13 @@ async def serve(args: argparse.Namespace, *, announce: bool) -> None:
     try:
         async with server.running():
             url = f"https://{advertise}:{server.port}"
-            path = args.write_kubeconfig or data_dir / "admin.kubeconfig"
-            await asyncio.to_thread(kubeconfig.write_admin_kubeconfig, path, server=url,
-                                    pki=pki)
+            await asyncio.to_thread(kubeconfig.write_admin_kubeconfig, prepared.kubeconfig,
+                                    server=url, pki=prepared.pki)
             log.info("serving the Kubernetes API on %s", url)
             if announce:
                 print(f"Kajitori is up: the API server listens on {url}\n"
-                      f"To use it:\n  export KUBECONFIG={path}\n  kubectl get namespaces",
-                      flush=True)
+                      f"To use it:\n  export KUBECONFIG={prepared.kubeconfig}\n"
+                      "  kubectl get namespaces", flush=True)
             await stop.wait()
     finally:
         await store.close()
@@ -104,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
         uvloop.install()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args, announce=args.command == "up"))
+        asyncio.run(serve(args, prepare(args), announce=args.command == "up"))
     return 0
 
 

@@ -12,13 +12,16 @@ from kajitori.apiserver import body, negotiation, responses
 from kajitori.apiserver.handlers.scope import RequestScope
 
 
-async def decode_body(scope: RequestScope) -> tuple[dict, list[str]]:
-    """The request's object and the field warnings to send back."""
+async def decode_body(scope: RequestScope, *, gvk: tuple[str, str, str] | None = None
+                      ) -> tuple[dict, list[str]]:
+    """The request's object and the field warnings to send back; `gvk` names the body's kind
+    when it is not the resource's own (subresources such as serviceaccounts/token)."""
     raw = await body.read(scope.http)
     media = negotiation.content_type(scope.http.headers.get("Content-Type"))
     obj, duplicates = body.decode(raw, media)
     mode = body.field_validation(scope.query.get("fieldValidation"))
-    warnings = body.check(obj, scope.registry.resource, mode=mode, duplicates=duplicates)
+    warnings = body.check(obj, gvk or body.gvk_of(scope.registry.resource), mode=mode,
+                          duplicates=duplicates)
     return obj, warnings
 
 

@@ -64,7 +64,7 @@ async def patch(scope: RequestScope) -> web.Response:
                 raise errors.bad_request("patch body must be an object")
             patched = strategicpatch.apply(current, document, definition=definition) \
                 if definition else mergepatch.apply(current, document)
-        warnings[:] = body.check(patched, res, mode=mode, duplicates=[])
+        warnings[:] = body.check(patched, body.gvk_of(res), mode=mode, duplicates=[])
         return patched
 
     dry_run = scope.dry_run
@@ -78,7 +78,7 @@ async def patch(scope: RequestScope) -> web.Response:
             raise
         if not isinstance(document, dict):
             raise errors.bad_request("apply patch body must be an object") from exc
-        warnings = body.check(document, res, mode=mode, duplicates=[])
+        warnings = body.check(document, body.gvk_of(res), mode=mode, duplicates=[])
         created = await scope.registry.create(scope.info.namespace, document, dry_run=dry_run,
                                               user=scope.user)
         return responses.json_response(created, status=201, warnings=warnings)
