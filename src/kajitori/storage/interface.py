@@ -23,6 +23,9 @@ class WatchEvent:
     object: Obj  # for DELETED: the last state, with resourceVersion = the deletion's revision
     revision: int
     key: str
+    # MODIFIED only: the state before, when the store still has it, so that a filtered watch
+    # can turn an object leaving or entering its selection into DELETED or ADDED.
+    prev_object: Obj | None = None
 
 
 @dataclass(frozen=True)

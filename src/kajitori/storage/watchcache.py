@@ -24,6 +24,7 @@ import asyncio
 import bisect
 import builtins
 import collections
+import dataclasses
 import itertools
 import logging
 from collections.abc import Callable, Iterable
@@ -124,7 +125,10 @@ class WatchCache:
 
         Watchers whose queue overflows are closed (their iteration ends); writers never wait.
         """
-        for event in events:
+        for index, event in enumerate(events):
+            if event.type == "MODIFIED" and event.prev_object is None:
+                event = dataclasses.replace(event, prev_object=self._objects.get(event.key))
+                events[index] = event
             if event.type == "DELETED":
                 del self._objects[event.key]
                 del self._keys[bisect.bisect_left(self._keys, event.key)]

@@ -24,6 +24,7 @@ from kajitori.apiserver import registry as registry_
 from kajitori.apiserver import responses
 from kajitori.apiserver.handlers.scope import TRUE_VALUES, RequestScope
 from kajitori.storage import errors as storage_errors
+from kajitori.storage.interface import WatchEvent
 
 Obj = dict[str, Any]
 
@@ -136,9 +137,9 @@ async def watch(scope: RequestScope) -> web.StreamResponse:
                 await response.write(encoder.event("ERROR", item.status))
                 break
             last_revision = item.revision
-            if predicate is not None and not predicate(item.object):
-                continue
-            await response.write(encoder.event(item.type, reg.served(item.object)))
+            type_ = _filtered_type(item, predicate)
+            if type_ is not None:
+                await response.write(encoder.event(type_, reg.served(item.object)))
     except (ConnectionResetError, ConnectionError):
         pass  # the client went away
     finally:
@@ -148,6 +149,20 @@ async def watch(scope: RequestScope) -> web.StreamResponse:
     with contextlib.suppress(ConnectionResetError, ConnectionError):
         await response.write_eof()
     return response
+
+
+def _filtered_type(event: WatchEvent, predicate: Callable[[Obj], bool] | None) -> str | None:
+    """The event type a filtered watcher sees, as upstream's cacher decides it: an object that
+    starts matching is ADDED, one that stops is DELETED, one that never matched is not sent."""
+    if predicate is None:
+        return event.type
+    matches = predicate(event.object)
+    if event.type != "MODIFIED":
+        return event.type if matches else None
+    matched = predicate(event.prev_object) if event.prev_object is not None else matches
+    if matches:
+        return "MODIFIED" if matched else "ADDED"
+    return "DELETED" if matched else None
 
 
 def _and_name(predicate: Callable[[Obj], bool] | None, name: str) -> Callable[[Obj], bool]:
