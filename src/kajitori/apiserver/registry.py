@@ -44,6 +44,7 @@ class ListOptions:
     limit: int = 0
     continue_token: str = ""
     resource_version: str = ""
+    resource_version_match: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class Registry:
         return matches
 
     async def list(self, namespace: str, options: ListOptions) -> Obj:
+        self._check_list_revision(options)
         predicate = self.predicate(options)
         try:
             page = await self.store.list(self._prefix(namespace), limit=options.limit,
@@ -129,6 +131,31 @@ class Registry:
                 list_meta["remainingItemCount"] = page.remaining
         return {"kind": self.resource.list_kind, "apiVersion": self.resource.api_version,
                 "metadata": list_meta, "items": [self.served(o) for o in page.items]}
+
+    def _check_list_revision(self, options: ListOptions) -> None:
+        """Upstream's resourceVersion rules for lists: unset or "0" and any older revision read
+        the current state (NotOlderThan); a future revision is 504 Too large; with a continue
+        token the revision is the token's. Exact reads of past revisions are not kept: a list
+        with resourceVersionMatch=Exact of an older revision answers 410, as after compaction."""
+        rv = options.resource_version
+        if not rv:
+            return
+        if options.continue_token:
+            raise errors.bad_request(
+                "specifying resource version is not allowed when using continue")
+        try:
+            wanted = int(rv)
+        except ValueError as exc:
+            raise errors.bad_request(f"invalid resource version: {rv}") from exc
+        current = self.store.current_revision()
+        if wanted > current:
+            raise errors.StatusError(errors.status(
+                504, "Timeout", f"Too large resource version: {wanted}, current: {current}",
+                {"causes": [{"reason": "ResourceVersionTooLarge",
+                             "message": "Too large resource version"}],
+                 "retryAfterSeconds": 1}))
+        if options.resource_version_match == "Exact" and wanted not in (0, current):
+            raise errors.resource_expired(f"too old resource version: {wanted} ({current})")
 
     def watch(self, namespace: str, *, since: int) -> AsyncIterator[WatchEvent]:
         return self.store.watch(self._prefix(namespace), since=since)

@@ -1,1 +1,1 @@
-
+"""Real clusters for tests: `kajitori.testing.cluster` and the pytest fixtures."""

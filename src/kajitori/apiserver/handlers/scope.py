@@ -68,4 +68,5 @@ class RequestScope:
             limit=self.int_param("limit"),
             continue_token=self.http.query.get("continue", ""),
             resource_version=self.http.query.get("resourceVersion", ""),
+            resource_version_match=self.http.query.get("resourceVersionMatch", ""),
         )
