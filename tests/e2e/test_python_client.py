@@ -156,6 +156,16 @@ def test_patch_configmap(v1: client.CoreV1Api, ns: str) -> None:
     assert v1.read_namespaced_config_map("cfg", ns).data == {"a": "9", "c": "3"}
 
 
+def test_secret_string_data_is_stored_as_data(v1: client.CoreV1Api, ns: str) -> None:
+    # stringData is write-only: the server merges it into data (base64) and never returns it.
+    created = v1.create_namespaced_secret(ns, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="s"), string_data={"password": "hunter2"}))
+    for secret in (created, v1.read_namespaced_secret("s", ns)):
+        assert secret.data == {"password": "aHVudGVyMg=="}
+        assert secret.string_data is None
+        assert secret.type == "Opaque"
+
+
 def status_of(error: client.ApiException) -> dict[str, object]:
     body: dict[str, object] = json.loads(error.body)
     return body
