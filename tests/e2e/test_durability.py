@@ -22,7 +22,7 @@ from kajitori.testing import cluster as testing_cluster
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 STORM_WRITERS = 8
-STORM_ACKS_BEFORE_KILL = 400
+STORM_ACKS_BEFORE_KILL = 1000
 """The crash comes once this many creates have been acknowledged, while all writers are busy."""
 STORM_TIMEOUT = 60.0
 WATCH_TIMEOUT_SECONDS = 3
