@@ -1,9 +1,10 @@
 """What the API server benchmarks share: a server in a child process, an HTTPS session with the
-admin client certificate, ConfigMap creates, quantiles and the server's memory and CPU.
+admin client certificate, ConfigMap creates, quantiles, and the server's memory and the CPU
+used by the server, the benchmark's clients and anything else on the machine.
 
 The benchmarks (`bench_startup.py`, `bench_creates.py`, `bench_list.py`, `bench_watch.py`)
 import this module by its bare name: Python puts the script's directory, `bench/`, first on
-`sys.path`. The server always runs as a child process (`kajitori.testing.cluster.running`), so
+`sys.path`. The server always runs as a child process (`kajitori.testing.running`), so
 it has its own core and GIL and the figures are those a real client sees over HTTPS on
 127.0.0.1. A `Target` is picklable, so benchmark child processes (`multiprocessing`, spawn)
 build their own TLS context and sessions from it.
@@ -31,7 +32,8 @@ import aiohttp
 import orjson
 import yaml
 
-from kajitori.testing import cluster
+# By name: `kajitori.testing` re-exports a function called `cluster` over its module.
+from kajitori.testing.cluster import running
 
 CONFIGMAPS_PATH = "/api/v1/namespaces/default/configmaps"
 JSON_CONTENT_TYPE = "application/json"
@@ -80,9 +82,9 @@ class Server:
 @contextlib.contextmanager
 def server() -> Iterator[Server]:
     """Start a server on a fresh temporary data directory; stop it and remove the directory on
-    exit. Raises what `kajitori.testing.cluster.running` raises if it does not come up."""
+    exit. Raises what `kajitori.testing.running` raises if it does not come up."""
     with tempfile.TemporaryDirectory(prefix="kajitori-bench-") as tmp, \
-            cluster.running(Path(tmp)) as started:
+            running(Path(tmp)) as started:
         yield Server(target=Target(url=started.server, kubeconfig=started.kubeconfig),
                      pid=started.process.pid, data_dir=started.data_dir)
 
@@ -122,18 +124,69 @@ async def warm_up(http: aiohttp.ClientSession) -> None:
 
 
 @dataclass(frozen=True)
+class CPUUse:
+    """CPU seconds used over one window of `wall` seconds: by the server, by the benchmark's
+    clients, and by the whole machine. What the machine used beyond the two is other work
+    that competed with the benchmark for the cores; figures taken under much of it are not
+    the server's own."""
+
+    wall: float
+    server: float
+    clients: float
+    machine: float
+
+    @property
+    def other(self) -> float:
+        return max(0.0, self.machine - self.server - self.clients)
+
+    def describe(self) -> str:
+        return (f"CPU in cores over {self.wall:.1f} s: server {self.server / self.wall:.2f}, "
+                f"clients {self.clients / self.wall:.2f}, other processes "
+                f"{self.other / self.wall:.2f} (machine has {os.cpu_count()})")
+
+    def figures(self) -> dict[str, float]:
+        return {key: round(seconds / self.wall, 2) for key, seconds in
+                (("server_cores", self.server), ("client_cores", self.clients),
+                 ("other_cores", self.other))}
+
+
+@dataclass(frozen=True)
+class CPUMark:
+    """A point to measure CPU use from: `since()` gives the use up to now."""
+
+    server_pid: int
+    at: float
+    server: float
+    process: float
+    machine: float
+
+    @classmethod
+    def now(cls, server_pid: int) -> CPUMark:
+        return cls(server_pid=server_pid, at=time.monotonic(), server=cpu_seconds(server_pid),
+                   process=time.process_time(), machine=machine_cpu_seconds())
+
+    def since(self, *, child_clients: float = 0.0) -> CPUUse:
+        """Use since this mark. The clients' share is this process's CPU time plus
+        `child_clients`, the CPU seconds of client child processes, which they measure."""
+        return CPUUse(wall=time.monotonic() - self.at,
+                      server=cpu_seconds(self.server_pid) - self.server,
+                      clients=time.process_time() - self.process + child_clients,
+                      machine=machine_cpu_seconds() - self.machine)
+
+
+@dataclass(frozen=True)
 class CreateRun:
     """What `create_names` measured: each create's latency (seconds, send to last byte of the
-    201), the `time.monotonic()` instants the timed creates began and ended, and the CPU time
-    this process used meanwhile."""
+    201), the `time.monotonic()` instants the timed creates began and ended, and the CPU use
+    meanwhile (clients: this process)."""
 
     latencies: list[float]
     began: float
     ended: float
-    cpu_seconds: float
+    cpu: CPUUse
 
 
-async def create_names(target: Target, names: list[str], *, workers: int,
+async def create_names(target: Target, names: list[str], *, server_pid: int, workers: int,
                        start_at: float | None = None) -> CreateRun:
     """Create one ConfigMap per name from `workers` coroutines, each with its own keep-alive
     connection (connected before timing starts). `start_at` (a `time.monotonic()` instant)
@@ -155,12 +208,12 @@ async def create_names(target: Target, names: list[str], *, workers: int,
         await asyncio.gather(*(warm_up(http) for http in sessions))
         if start_at is not None:
             await asyncio.sleep(max(0.0, start_at - time.monotonic()))
-        began, cpu = time.monotonic(), time.process_time()
+        mark = CPUMark.now(server_pid)
         async with asyncio.TaskGroup() as group:
             for index, http in enumerate(sessions):
                 group.create_task(worker(http, names[index::workers]))
-        return CreateRun(latencies=latencies, began=began, ended=time.monotonic(),
-                         cpu_seconds=time.process_time() - cpu)
+        return CreateRun(latencies=latencies, began=mark.at, ended=time.monotonic(),
+                         cpu=mark.since())
 
 
 def summary_ms(values: list[float]) -> dict[str, float]:
@@ -188,6 +241,15 @@ def cpu_seconds(pid: int) -> float:
     # Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     fields = stat[stat.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time all processes on the machine have used since boot, over all cores, in
+    seconds: the busy fields of the first line of /proc/stat (all but idle and iowait)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(field) for field in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks[:8]
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
 
 
 def print_summary(name: str, figures: dict[str, Any]) -> None:

@@ -11,7 +11,8 @@ processes with WORKERS / CLIENT_PROCESSES coroutines each. A Python client costs
 first run prints the client's CPU use, and if it is near a whole core the client, not the
 server, sets the figure; the second shows what the server does when fed from two processes
 (which then share the machine's cores with it). Clients run on uvloop, as the server does.
-The server's CPU use and its RSS after the load are printed for each run.
+Each run prints the CPU used by the server, the clients and other processes on the machine
+(work that competed with the benchmark), and the server's RSS after the load.
 """
 
 from __future__ import annotations
@@ -36,8 +37,7 @@ def names(prefix: str) -> list[str]:
     return [f"{prefix}-{i:05d}" for i in range(CREATES)]
 
 
-def report(label: str, run: apiclient.CreateRun, *, clients: int, server_pid: int,
-           server_cpu: float) -> dict[str, Any]:
+def report(label: str, run: apiclient.CreateRun, *, server_pid: int) -> dict[str, Any]:
     """Print one run's figures and return them for the JSON summary."""
     wall = run.ended - run.began
     latency = apiclient.summary_ms(run.latencies)
@@ -45,28 +45,37 @@ def report(label: str, run: apiclient.CreateRun, *, clients: int, server_pid: in
     rss = apiclient.rss_mib(server_pid)
     print(f"{label}: {len(run.latencies)} creates from {WORKERS} connections in {wall:.2f} s: "
           f"{rate:,.0f} creates/s; latency {apiclient.format_ms(latency)}")
-    print(f"{label}: client CPU {run.cpu_seconds / wall:.0%} of a core over {clients} "
-          f"process(es); server CPU {server_cpu / wall:.0%} of a core; "
-          f"server RSS after the load {rss:.1f} MiB")
-    return {"creates_per_s": round(rate), "latency_ms": latency,
-            "client_cpu_core_fraction": round(run.cpu_seconds / wall, 2),
-            "server_cpu_core_fraction": round(server_cpu / wall, 2),
+    print(f"{label}: {run.cpu.describe()}; server RSS after the load {rss:.1f} MiB")
+    return {"creates_per_s": round(rate), "latency_ms": latency, **run.cpu.figures(),
             "server_rss_mib_after": round(rss, 1)}
 
 
 def one_process() -> dict[str, Any]:
     with apiclient.server() as server:
-        cpu = apiclient.cpu_seconds(server.pid)
-        run = uvloop.run(apiclient.create_names(server.target, names("one"), workers=WORKERS))
-        return report("1 client process", run, clients=1, server_pid=server.pid,
-                      server_cpu=apiclient.cpu_seconds(server.pid) - cpu)
+        run = uvloop.run(apiclient.create_names(server.target, names("one"),
+                                                server_pid=server.pid, workers=WORKERS))
+        return report("1 client process", run, server_pid=server.pid)
 
 
-def client_process(target: apiclient.Target, mine: list[str], start_at: float,
+def client_process(target: apiclient.Target, server_pid: int, mine: list[str], start_at: float,
                    results: multiprocessing.queues.Queue[apiclient.CreateRun]) -> None:
     """Runs in a child process: its share of the creates, result sent back through `results`."""
     results.put(uvloop.run(apiclient.create_names(
-        target, mine, workers=WORKERS // CLIENT_PROCESSES, start_at=start_at)))
+        target, mine, server_pid=server_pid, workers=WORKERS // CLIENT_PROCESSES,
+        start_at=start_at)))
+
+
+def merge(runs: list[apiclient.CreateRun]) -> apiclient.CreateRun:
+    """One run from the client processes' runs, which started together. Each process measured
+    the server's and the machine's CPU over its own window, and the windows all but coincide:
+    the largest of each stands for the whole."""
+    began, ended = min(run.began for run in runs), max(run.ended for run in runs)
+    return apiclient.CreateRun(
+        latencies=[latency for run in runs for latency in run.latencies],
+        began=began, ended=ended,
+        cpu=apiclient.CPUUse(wall=ended - began, server=max(run.cpu.server for run in runs),
+                             clients=sum(run.cpu.clients for run in runs),
+                             machine=max(run.cpu.machine for run in runs)))
 
 
 def several_processes() -> dict[str, Any]:
@@ -76,11 +85,10 @@ def several_processes() -> dict[str, Any]:
         all_names = names("multi")
         start_at = time.monotonic() + START_DELAY
         processes = [context.Process(target=client_process, args=(
-            server.target, all_names[index::CLIENT_PROCESSES], start_at, results))
+            server.target, server.pid, all_names[index::CLIENT_PROCESSES], start_at, results))
             for index in range(CLIENT_PROCESSES)]
         for process in processes:
             process.start()
-        cpu = apiclient.cpu_seconds(server.pid)
         try:
             runs = [results.get(timeout=RESULT_TIMEOUT) for _ in processes]
         finally:
@@ -88,14 +96,8 @@ def several_processes() -> dict[str, Any]:
                 process.join(RESULT_TIMEOUT)
                 if process.is_alive():
                     process.kill()
-        # Counted from before the clients connect: includes their handshakes, a few ms.
-        server_cpu = apiclient.cpu_seconds(server.pid) - cpu
-        merged = apiclient.CreateRun(
-            latencies=[latency for run in runs for latency in run.latencies],
-            began=min(run.began for run in runs), ended=max(run.ended for run in runs),
-            cpu_seconds=sum(run.cpu_seconds for run in runs))
-        return report(f"{CLIENT_PROCESSES} client processes", merged, clients=CLIENT_PROCESSES,
-                      server_pid=server.pid, server_cpu=server_cpu)
+        return report(f"{CLIENT_PROCESSES} client processes", merge(runs),
+                      server_pid=server.pid)
 
 
 def main() -> None:

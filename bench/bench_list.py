@@ -8,7 +8,8 @@ first request to the last byte of the last response:
 - the whole list as a Table (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`);
 - pages of PAGE (`limit`, then `continue` until none) as JSON;
 - pages of PAGE as a Table, which is what `kubectl get configmaps` sends.
-It prints the bytes received and the number of items or rows (each should be OBJECTS).
+It prints the bytes received and the number of items or rows (each should be OBJECTS), and
+the CPU used by the server, this client and other processes on the machine meanwhile.
 """
 
 from __future__ import annotations
@@ -56,10 +57,12 @@ async def list_once(http: aiohttp.ClientSession, *, accept: str,
             return seconds, received, count
 
 
-async def measure(label: str, once: Callable[[], Awaitable[tuple[float, int, int]]],
-                  ) -> dict[str, Any]:
-    """Run `once` RUNS times; print and return the median time with bytes and items."""
+async def measure(label: str, once: Callable[[], Awaitable[tuple[float, int, int]]], *,
+                  server_pid: int) -> dict[str, Any]:
+    """Run `once` RUNS times; print and return the median time with bytes and items, and
+    print the CPU use meanwhile."""
     times = []
+    mark = apiclient.CPUMark.now(server_pid)
     for _ in range(RUNS):
         seconds, received, count = await once()
         times.append(seconds)
@@ -68,12 +71,15 @@ async def measure(label: str, once: Callable[[], Awaitable[tuple[float, int, int
     print(f"{label}: median {median * 1e3:.0f} ms of {RUNS} "
           f"(min {min(times) * 1e3:.0f}, max {max(times) * 1e3:.0f}), "
           f"{received:,} bytes, {count} items{shortfall}")
-    return {"median_ms": round(median * 1e3), "bytes": received, "items": count}
+    cpu = mark.since()
+    print(f"  {cpu.describe()}")
+    return {"median_ms": round(median * 1e3), "bytes": received, "items": count,
+            **cpu.figures()}
 
 
-async def run(target: apiclient.Target) -> dict[str, Any]:
+async def run(target: apiclient.Target, *, server_pid: int) -> dict[str, Any]:
     await apiclient.create_names(target, [f"list-{i:05d}" for i in range(OBJECTS)],
-                                 workers=CREATE_WORKERS)
+                                 server_pid=server_pid, workers=CREATE_WORKERS)
     async with apiclient.session(target, connections=1) as http:
         await apiclient.warm_up(http)
         cases = {
@@ -87,13 +93,14 @@ async def run(target: apiclient.Target) -> dict[str, Any]:
         for key, (label, accept, limit) in cases.items():
             figures[key] = await measure(
                 label,
-                lambda accept=accept, limit=limit: list_once(http, accept=accept, limit=limit))
+                lambda accept=accept, limit=limit: list_once(http, accept=accept, limit=limit),
+                server_pid=server_pid)
         return figures
 
 
 def main() -> None:
     with apiclient.server() as server:
-        figures = uvloop.run(run(server.target))
+        figures = uvloop.run(run(server.target, server_pid=server.pid))
     apiclient.print_summary("list", {"objects": OBJECTS, **figures})
 
 
