@@ -9,6 +9,7 @@ defaulting in `kajitori.api.defaults`; the registry calls all three in upstream'
 
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
 
@@ -57,8 +58,22 @@ def initial_status(group: str, resource: str, obj: Obj) -> Obj:
     return {}
 
 
+def merge_string_data(group: str, resource: str, obj: Obj) -> None:
+    """A Secret's `stringData` is write-only: upstream's conversion folds it into `data`
+    (base64, overriding keys of the same name) and never stores or returns it."""
+    if (group, resource) != ("", "secrets") or "stringData" not in obj:
+        return
+    string_data = obj.pop("stringData") or {}
+    if string_data:
+        data = obj.setdefault("data", {}) or {}
+        obj["data"] = data
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+
+
 def prepare_for_create(group: str, resource: str, obj: Obj, *, has_status: bool) -> None:
     """Reset what a client may not set on create. Mutates `obj` (the registry's own copy)."""
+    merge_string_data(group, resource, obj)
     if has_status and (group, resource) not in STATUS_KEPT_ON_CREATE:
         status = initial_status(group, resource, obj)
         if status or "status" in obj:
@@ -72,6 +87,7 @@ def prepare_for_create(group: str, resource: str, obj: Obj, *, has_status: bool)
 def prepare_for_update(group: str, resource: str, new: Obj, old: Obj, *,
                        has_status: bool) -> None:
     """Keep the old status when writing the main resource; bump generation on spec change."""
+    merge_string_data(group, resource, new)
     if has_status:
         if "status" in old:
             new["status"] = copy.deepcopy(old["status"])

@@ -36,11 +36,15 @@ async def read(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise errors.request_entity_too_large(
             f"Request entity too large: limit is {MAX_BODY_BYTES}")
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        raise errors.request_entity_too_large(
-            f"Request entity too large: limit is {MAX_BODY_BYTES}")
-    return raw
+    chunks = []
+    size = 0
+    while chunk := await request.content.read(MAX_BODY_BYTES + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise errors.request_entity_too_large(
+                f"Request entity too large: limit is {MAX_BODY_BYTES}")
+    return b"".join(chunks)
 
 
 def decode(raw: bytes, media_type: str) -> tuple[Obj, list[str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import socket
 import ssl
@@ -22,7 +23,7 @@ from aiohttp import web
 
 from kajitori.admission import interface as admission
 from kajitori.admission import namespacelifecycle
-from kajitori.api import catalogue, errors, openapi
+from kajitori.api import catalogue, errors, openapi, openapiv2
 from kajitori.apiserver import (
     bootstrap,
     discovery,
@@ -214,6 +215,14 @@ class APIServer:
         if path == "/openapi/v3":
             body, etag = self.openapi.index()
             return self._cached(request, body, etag, "application/json")
+        if path == "/openapi/v2":
+            if openapiv2.PROTOBUF_CONTENT_TYPE in request.headers.get("Accept", ""):
+                body, content_type = openapiv2.protobuf_document(), \
+                    openapiv2.PROTOBUF_RESPONSE_CONTENT_TYPE
+            else:
+                body, content_type = openapiv2.json_document(), "application/json"
+            return self._cached(request, body, f'"{hashlib.sha256(body).hexdigest()[:32]}"',
+                                content_type)
         if path.startswith("/openapi/v3/"):
             found = self.openapi.document(path[len("/openapi/v3/"):])
             if found is None:

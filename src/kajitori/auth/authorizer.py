@@ -62,12 +62,33 @@ ALLOWED = Decision(True)
 NOT_ALLOWED = Decision(False)
 
 
+# What upstream's default ClusterRoles `system:discovery`, `system:public-info-viewer` and
+# `system:basic-user` grant every authenticated user: reading discovery, OpenAPI, version and
+# health, and asking who they are and what they may do.
+DISCOVERY_PATHS = ("/api", "/apis", "/openapi", "/version", "/healthz", "/livez", "/readyz")
+SELF_REVIEWS = frozenset({("authorization.k8s.io", "selfsubjectaccessreviews"),
+                          ("authorization.k8s.io", "selfsubjectrulesreviews"),
+                          ("authentication.k8s.io", "selfsubjectreviews")})
+
+
+def _default_grant(attrs: Attributes) -> bool:
+    if attrs.resource_request:
+        return attrs.verb == "create" and (attrs.api_group, attrs.resource) in SELF_REVIEWS
+    path = attrs.path.rstrip("/") or "/"
+    return attrs.verb == "get" and any(
+        path == prefix or path.startswith(prefix + "/") for prefix in DISCOVERY_PATHS)
+
+
 class MastersOnlyAuthorizer:
-    """Allows members of `system:masters`, denies everyone else, giving no reason (as RBAC gives
-    none for a plain miss, so the message reads the same once RBAC replaces this)."""
+    """Allows members of `system:masters` everything and every authenticated user what
+    upstream's default discovery and basic-user roles grant; denies the rest, giving no reason
+    (as RBAC gives none for a plain miss, so the message reads the same once RBAC replaces
+    this)."""
 
     def authorize(self, attrs: Attributes) -> Decision:
         if attrs.user is not None and SYSTEM_PRIVILEGED_GROUP in attrs.user.groups:
+            return ALLOWED
+        if attrs.user is not None and _default_grant(attrs):
             return ALLOWED
         return NOT_ALLOWED
 
