@@ -251,6 +251,14 @@ async def test_no_op_update_keeps_resource_version(store: SQLiteStore) -> None:
     assert again["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
 
 
+async def test_client_cannot_set_generation_on_update(store: SQLiteStore) -> None:
+    # upstream's rest.BeforeUpdate: "Ensure requests cannot update generation", for every kind
+    reg = configmaps(store)
+    await reg.create(NS, configmap("c"))
+    updated = await reg.update(NS, "c", configmap("c", generation=99))
+    assert "generation" not in updated["metadata"]
+
+
 async def test_dry_run_update_stores_nothing(store: SQLiteStore) -> None:
     reg = configmaps(store)
     created = await reg.create(NS, configmap("c"))
