@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -17,6 +18,8 @@ CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 PODS = "/api/v1/namespaces/default/pods"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+PROTOBUF_FIXTURES = Path(__file__).parent.parent / "api" / "protobuf_fixtures"
 
 
 def configmap(name: str, **extra: Any) -> Obj:
@@ -65,6 +68,19 @@ async def test_create_yaml_body(api: API) -> None:
                                 headers={"Content-Type": "application/yaml"}) as resp:
         assert resp.status == 201
         assert (await resp.json())["data"] == {"k": "v"}
+
+
+async def test_create_protobuf_body_as_kubectl_sends_it(api: API) -> None:
+    # `kubectl create configmap cm1 --from-literal=a=b --from-literal=empty=`
+    raw = (PROTOBUF_FIXTURES / "configmap.kubectl-1.33.pb").read_bytes()
+    async with api.session.post(api.url(CONFIGMAPS), data=raw, headers={
+            "Content-Type": PROTOBUF,
+            "Accept": f"{PROTOBUF},application/json"}) as resp:
+        assert resp.status == 201, await resp.text()
+        assert resp.headers["Content-Type"] == "application/json"
+        created = await resp.json()
+    assert created["metadata"]["name"] == "cm1"
+    assert created["data"] == {"a": "b", "empty": ""}
 
 
 async def test_create_with_unknown_field_warns_by_default(api: API) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -25,6 +26,8 @@ SSRR = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
 SSR = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 TOKEN_REVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews"
 SERVICEACCOUNTS = "/api/v1/namespaces/default/serviceaccounts"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+PROTOBUF_FIXTURES = Path(__file__).parent.parent / "api" / "protobuf_fixtures"
 
 
 async def post(api: API, path: str, obj: Obj, *, status: int = 201) -> Obj:
@@ -42,6 +45,20 @@ async def test_self_subject_access_review_for_masters(api: API) -> None:
                                                       "SelfSubjectAccessReview")
     assert review["status"]["allowed"] is True
     assert review["spec"]["resourceAttributes"]["verb"] == "delete"
+
+
+async def test_self_subject_access_review_in_protobuf_as_kubectl_sends_it(api: API) -> None:
+    # `kubectl auth can-i create deployments/scale -n kube-system` posts protobuf
+    raw = (PROTOBUF_FIXTURES / "can-i-subresource.kubectl-1.33.pb").read_bytes()
+    async with api.session.post(api.url(SSAR), data=raw, headers={
+            "Content-Type": PROTOBUF, "Accept": f"{PROTOBUF},application/json"}) as resp:
+        assert resp.status == 201, await resp.text()
+        review = await resp.json()
+    assert review["kind"] == "SelfSubjectAccessReview"
+    assert review["spec"]["resourceAttributes"] == {
+        "namespace": "kube-system", "verb": "create", "group": "apps", "resource": "deployments",
+        "subresource": "scale"}
+    assert review["status"]["allowed"] is True
 
 
 async def test_self_subject_access_review_for_a_path(api: API) -> None:
