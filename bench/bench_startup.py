@@ -5,7 +5,9 @@ machine. A cold start uses a fresh data directory, so it includes generating the
 creating the database; a warm start reuses one. Each is the median of RUNS starts, measured from
 just before `subprocess.Popen` (interpreter start-up and imports included) to the first 200
 from `/readyz`. Then the idle RSS (VmRSS) of the server process IDLE_SECONDS after it is ready
-with no load. `bench_creates.py` prints the RSS after its load.
+with no load. `bench_creates.py` prints the RSS after its load. It also prints the CPU used by
+other processes on the machine during the starts: figures taken while other work competed for
+the cores are not the server's own.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import resource
 import signal
 import socket
 import ssl
@@ -91,26 +94,43 @@ def started(data_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
                     process.wait()
 
 
+def children_cpu_seconds() -> float:
+    """CPU time of this process's exited and reaped children: the servers, start to exit."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def start_times(data_dirs: list[Path]) -> tuple[list[float], apiclient.CPUUse]:
+    """Start and stop a server on each directory in turn: each start's seconds to ready, and
+    the CPU used meanwhile by the servers (start to exit), this process and anything else."""
+    times: list[float] = []
+    at, own, machine = time.monotonic(), time.process_time(), apiclient.machine_cpu_seconds()
+    servers = children_cpu_seconds()
+    for data_dir in data_dirs:
+        with started(data_dir) as (_, seconds):
+            times.append(seconds)
+    return times, apiclient.CPUUse(wall=time.monotonic() - at,
+                                   server=children_cpu_seconds() - servers,
+                                   clients=time.process_time() - own,
+                                   machine=apiclient.machine_cpu_seconds() - machine)
+
+
+def report(label: str, times: list[float], cpu: apiclient.CPUUse) -> None:
+    print(f"{label} to /readyz 200: median {statistics.median(times) * 1e3:.0f} ms of {RUNS} "
+          f"({', '.join(f'{seconds * 1e3:.0f}' for seconds in times)} ms)")
+    print(f"  {cpu.describe()}")
+
+
 def main() -> None:
-    cold: list[float] = []
-    warm: list[float] = []
     with tempfile.TemporaryDirectory(prefix="kajitori-bench-") as tmp:
-        for run in range(RUNS):
-            data_dir = Path(tmp) / f"cold-{run}"
+        fresh = [Path(tmp) / f"cold-{run}" for run in range(RUNS)]
+        for data_dir in fresh:
             data_dir.mkdir()
-            with started(data_dir) as (_, seconds):
-                cold.append(seconds)
-        print(f"cold start (fresh data dir, PKI generated) to /readyz 200: "
-              f"median {statistics.median(cold) * 1e3:.0f} ms of {RUNS} "
-              f"({', '.join(f'{s * 1e3:.0f}' for s in cold)} ms)")
-        data_dir = Path(tmp) / "cold-0"
-        for _ in range(RUNS):
-            with started(data_dir) as (_, seconds):
-                warm.append(seconds)
-        print(f"warm start (same data dir) to /readyz 200: "
-              f"median {statistics.median(warm) * 1e3:.0f} ms of {RUNS} "
-              f"({', '.join(f'{s * 1e3:.0f}' for s in warm)} ms)")
-        with started(data_dir) as (process, _):
+        cold, cold_cpu = start_times(fresh)
+        report("cold start (fresh data dir, PKI generated)", cold, cold_cpu)
+        warm, warm_cpu = start_times([fresh[0]] * RUNS)
+        report("warm start (same data dir)", warm, warm_cpu)
+        with started(fresh[0]) as (process, _):
             at_ready = apiclient.rss_mib(process.pid)
             time.sleep(IDLE_SECONDS)
             idle = apiclient.rss_mib(process.pid)
@@ -119,7 +139,8 @@ def main() -> None:
     apiclient.print_summary("startup", {
         "cold_start_ms": round(statistics.median(cold) * 1e3),
         "warm_start_ms": round(statistics.median(warm) * 1e3),
-        "idle_rss_mib": round(idle, 1)})
+        "idle_rss_mib": round(idle, 1), "cold_other_cores": cold_cpu.figures()["other_cores"],
+        "warm_other_cores": warm_cpu.figures()["other_cores"]})
 
 
 if __name__ == "__main__":
