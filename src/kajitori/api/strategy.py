@@ -13,7 +13,7 @@ import base64
 import copy
 from typing import Any
 
-from kajitori.api import qos
+from kajitori.api import meta, qos
 
 Obj = dict[str, Any]
 
@@ -35,6 +35,15 @@ GENERATION_KINDS = frozenset({
     ("resource.k8s.io", "deviceclasses"), ("resource.k8s.io", "resourceslices"),
     ("resource.k8s.io", "resourceclaims"), ("resource.k8s.io", "resourceclaimtemplates"),
 })
+
+# The Deployment strategy also counts annotation changes as spec changes (rollbacks were once
+# requested through an annotation).
+ANNOTATIONS_BUMP_GENERATION = frozenset({("apps", "deployments")})
+
+JOB_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
+LEGACY_CONTROLLER_UID_LABEL = "controller-uid"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+LEGACY_JOB_NAME_LABEL = "job-name"
 
 # Kinds whose status is kept as the client sent it on create (a kubelet registers its Node with
 # status; the rest start with an empty or initial status).
@@ -71,15 +80,43 @@ def merge_string_data(group: str, resource: str, obj: Obj) -> None:
             data[key] = base64.b64encode(str(value).encode()).decode()
 
 
+def generate_job_selector(obj: Obj) -> None:
+    """A Job without `manualSelector` selects its pods by its own uid, and its pod template
+    carries the matching labels (upstream's job strategy generateSelector)."""
+    spec = obj.setdefault("spec", {})
+    if spec.get("manualSelector"):
+        return
+    uid = obj["metadata"]["uid"]
+    name = obj["metadata"].get("name", "")
+    template_md = spec.setdefault("template", {}).setdefault("metadata", {})
+    template_labels = template_md.get("labels") or {}
+    template_md["labels"] = template_labels
+    for key, value in ((JOB_CONTROLLER_UID_LABEL, uid), (LEGACY_CONTROLLER_UID_LABEL, uid),
+                       (JOB_NAME_LABEL, name), (LEGACY_JOB_NAME_LABEL, name)):
+        template_labels.setdefault(key, value)
+    if not spec.get("selector"):
+        spec["selector"] = {"matchLabels": {JOB_CONTROLLER_UID_LABEL: uid}}
+
+
+def drop_empty_metadata_maps(obj: Obj) -> None:
+    """Labels and annotations are `omitempty`: upstream's encoding drops them when empty (after
+    `kubectl label x key-` removed the last one, say)."""
+    md = obj.get("metadata") or {}
+    for field_ in ("labels", "annotations"):
+        if field_ in md and not md[field_]:
+            del md[field_]
+
+
 def prepare_for_create(group: str, resource: str, obj: Obj, *, has_status: bool) -> None:
-    """Reset what a client may not set on create. Mutates `obj` (the registry's own copy)."""
+    """Reset what a client may not set on create. Mutates `obj` (the registry's own copy,
+    whose uid is already set)."""
     merge_string_data(group, resource, obj)
+    drop_empty_metadata_maps(obj)
+    if (group, resource) == ("batch", "jobs"):
+        generate_job_selector(obj)
     if has_status and (group, resource) not in STATUS_KEPT_ON_CREATE:
-        status = initial_status(group, resource, obj)
-        if status or "status" in obj:
-            obj["status"] = status
-        else:
-            obj.pop("status", None)
+        # A status struct is never omitted by Go's encoder: `status: {}` at least.
+        obj["status"] = initial_status(group, resource, obj)
     if (group, resource) in GENERATION_KINDS:
         obj["metadata"]["generation"] = 1
 
@@ -88,6 +125,10 @@ def prepare_for_update(group: str, resource: str, new: Obj, old: Obj, *,
                        has_status: bool) -> None:
     """Keep the old status when writing the main resource; bump generation on spec change."""
     merge_string_data(group, resource, new)
+    drop_empty_metadata_maps(new)
+    if (group, resource) == ("", "namespaces"):
+        # spec.finalizers changes only through /finalize.
+        _keep_namespace_finalizers(new, old)
     if has_status:
         if "status" in old:
             new["status"] = copy.deepcopy(old["status"])
@@ -96,6 +137,8 @@ def prepare_for_update(group: str, resource: str, new: Obj, old: Obj, *,
     if (group, resource) in GENERATION_KINDS:
         old_generation = int(old.get("metadata", {}).get("generation") or 1)
         changed = _spec_of(new) != _spec_of(old)
+        if (group, resource) in ANNOTATIONS_BUMP_GENERATION:
+            changed = changed or meta.annotations(new) != meta.annotations(old)
         new["metadata"]["generation"] = old_generation + 1 if changed else old_generation
 
 
@@ -111,6 +154,26 @@ def prepare_for_status_update(new: Obj, old: Obj) -> None:
         new.pop("status", None)
     else:
         new["status"] = status
+
+
+def prepare_for_finalize_update(new: Obj, old: Obj) -> None:
+    """A write to namespaces/<x>/finalize changes spec.finalizers only."""
+    finalizers = (new.get("spec") or {}).get("finalizers")
+    new.clear()
+    new.update(copy.deepcopy(old))
+    if finalizers:
+        new.setdefault("spec", {})["finalizers"] = finalizers
+    else:
+        (new.get("spec") or {}).pop("finalizers", None)
+
+
+def _keep_namespace_finalizers(new: Obj, old: Obj) -> None:
+    old_finalizers = (old.get("spec") or {}).get("finalizers")
+    spec = new.setdefault("spec", {})
+    if old_finalizers is None:
+        spec.pop("finalizers", None)
+    else:
+        spec["finalizers"] = copy.deepcopy(old_finalizers)
 
 
 def _spec_of(obj: Obj) -> Obj:

@@ -89,13 +89,19 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else "object"
 
 
-def field_validation(mode: str | None) -> str:
+def options_invalid(options_kind: str, error: errors.FieldError) -> errors.StatusError:
+    """A 422 about a query option, as upstream's ValidateCreateOptions and friends word it:
+    `CreateOptions.meta.k8s.io "" is invalid: ...`."""
+    return errors.invalid(options_kind, "", [error], group="meta.k8s.io")
+
+
+def field_validation(mode: str | None, *, options_kind: str) -> str:
+    """The fieldValidation mode; upstream's default (unset) is Warn."""
     if not mode:
         return "Warn"
     if mode not in FIELD_VALIDATION_MODES:
-        raise errors.bad_request(
-            f"fieldValidation parameter unsupported: {mode}. Supported values are: "
-            "Strict, Warn, Ignore")
+        raise options_invalid(options_kind, errors.FieldError.not_supported(
+            "fieldValidation", mode, ["", *sorted(FIELD_VALIDATION_MODES)]))
     return mode
 
 

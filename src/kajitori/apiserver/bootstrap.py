@@ -1,9 +1,10 @@
-"""What exists in every cluster from the first start: the system namespaces and the
-`kubernetes` Service with its Endpoints and EndpointSlice.
+"""What exists in every cluster from the first start: the system namespaces, the
+`kubernetes` Service with its Endpoints and EndpointSlice, and the system PriorityClasses.
 
-Mirrors upstream's `pkg/controlplane/controller/systemnamespaces` and
-`.../kubernetesservice`: created when missing, never overwritten, so a restart finds them as
-they were.
+Mirrors upstream's `pkg/controlplane/controller/systemnamespaces`, `.../kubernetesservice` and
+`pkg/registry/scheduling/rest` (the bootstrap priority classes): created when missing and never
+overwritten, except that the Endpoints and EndpointSlice follow this server's address and port
+(upstream's endpoint reconciler), so a restart on another port still routes to it.
 """
 
 from __future__ import annotations
@@ -21,39 +22,55 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 KUBERNETES_SERVICE = "kubernetes"
 
 
-async def _create_missing(lookup: RegistryLookup, group: str, version: str, plural: str,
-                          namespace: str, obj: Obj) -> None:
+SYSTEM_PRIORITY_CLASSES = (
+    ("system-node-critical", 2000001000,
+     "Used for system critical pods that must not be moved from their current node."),
+    ("system-cluster-critical", 2000000000,
+     "Used for system critical pods that must run in the cluster, but can be moved to another "
+     "node if necessary."),
+)
+
+
+async def _ensure(lookup: RegistryLookup, group: str, version: str, plural: str,
+                  namespace: str, obj: Obj, *, reconcile: tuple[str, ...] = ()) -> None:
+    """Create `obj` when missing; otherwise bring the `reconcile` top-level fields of the
+    stored one back to it, leaving everything else as it is."""
     reg = lookup(group, version, plural)
-    assert reg is not None, plural
+    if reg is None:
+        raise RuntimeError(f"built-in resource {plural}.{group} is not served")
+    name = obj["metadata"]["name"]
     try:
-        await reg.get(namespace, obj["metadata"]["name"])
+        current = await reg.get(namespace, name)
     except errors.StatusError as exc:
         if exc.code != 404:
             raise
         await reg.create(namespace, obj)
+        return
+    if any(current.get(f) != obj.get(f) for f in reconcile):
+        await reg.update(namespace, name, {**current, **{f: obj[f] for f in reconcile}})
 
 
 async def ensure_defaults(lookup: RegistryLookup, *, service_ip: str, advertise_address: str,
                           port: int) -> None:
     for name in SYSTEM_NAMESPACES:
-        await _create_missing(lookup, "", "v1", "namespaces", "",
+        await _ensure(lookup, "", "v1", "namespaces", "",
                               {"metadata": {"name": name,
                                             "labels": {"kubernetes.io/metadata.name": name}}})
     labels = {"component": "apiserver", "provider": "kubernetes"}
-    await _create_missing(lookup, "", "v1", "services", "default", {
+    await _ensure(lookup, "", "v1", "services", "default", {
         "metadata": {"name": KUBERNETES_SERVICE, "labels": labels},
         "spec": {"type": "ClusterIP", "clusterIP": service_ip, "clusterIPs": [service_ip],
                  "sessionAffinity": "None",
                  "ports": [{"name": "https", "port": 443, "protocol": "TCP",
                             "targetPort": port}]},
     })
-    await _create_missing(lookup, "", "v1", "endpoints", "default", {
+    await _ensure(lookup, "", "v1", "endpoints", "default", {
         "metadata": {"name": KUBERNETES_SERVICE,
                      "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
         "subsets": [{"addresses": [{"ip": advertise_address}],
                      "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
-    })
-    await _create_missing(lookup, "discovery.k8s.io", "v1", "endpointslices", "default", {
+    }, reconcile=("subsets",))
+    await _ensure(lookup, "discovery.k8s.io", "v1", "endpointslices", "default", {
         "metadata": {"name": KUBERNETES_SERVICE,
                      "labels": {"kubernetes.io/service-name": KUBERNETES_SERVICE,
                                 "endpointslice.kubernetes.io/managed-by":
@@ -61,4 +78,8 @@ async def ensure_defaults(lookup: RegistryLookup, *, service_ip: str, advertise_
         "addressType": "IPv4",
         "endpoints": [{"addresses": [advertise_address], "conditions": {"ready": True}}],
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
-    })
+    }, reconcile=("endpoints", "ports"))
+    for name, value, description in SYSTEM_PRIORITY_CLASSES:
+        await _ensure(lookup, "scheduling.k8s.io", "v1", "priorityclasses", "", {
+            "metadata": {"name": name}, "value": value, "description": description,
+            "preemptionPolicy": "PreemptLowerPriority"})

@@ -95,7 +95,8 @@ class Registry:
         label_sel = labels.parse(options.label_selector) if options.label_selector else None
         field_sel = fields.parse(options.field_selector) if options.field_selector else None
         if field_sel is not None:
-            fields.check_supported(self.resource.group, self.resource.plural, field_sel)
+            field_sel = fields.check_supported(self.resource.group, self.resource.plural,
+                                               field_sel)
         if label_sel is None and field_sel is None:
             return None
         group, plural = self.resource.group, self.resource.plural
@@ -224,6 +225,7 @@ class Registry:
         await self.admission.admit(admission.Attributes(
             operation="CREATE", resource=self.resource, namespace=namespace,
             name=md.get("name", ""), obj=obj, old=None, user=user, dry_run=dry_run))
+        self._fill_system_fields(obj)
         strategy.prepare_for_create(self.resource.group, self.resource.plural, obj,
                                     has_status=self._has_status())
         if self.service_allocator is None:
@@ -237,9 +239,11 @@ class Registry:
     async def _store_new(self, namespace: str, obj: Obj, *, dry_run: bool) -> Obj:
         md = obj["metadata"]
         for attempt in range(GENERATE_NAME_ATTEMPTS):
-            candidate = copy.deepcopy(obj) if md.get("generateName") and not md.get("name") \
-                else obj
-            self._fill_system_fields(candidate)
+            candidate = obj
+            if md.get("generateName") and not md.get("name"):
+                candidate = copy.deepcopy(obj)
+                candidate["metadata"]["name"] = md["generateName"] + "".join(
+                    secrets.choice(GENERATE_NAME_ALPHABET) for _ in range(GENERATE_NAME_SUFFIX))
             self._validate(candidate, None)
             key = self._key(namespace, meta.name(candidate))
             if dry_run:
@@ -262,10 +266,8 @@ class Registry:
         return True
 
     def _fill_system_fields(self, obj: Obj) -> None:
+        """Upstream's FillObjectMetaSystemFields plus the fields a client may not set."""
         md = obj["metadata"]
-        if not md.get("name"):
-            md["name"] = md["generateName"] + "".join(
-                secrets.choice(GENERATE_NAME_ALPHABET) for _ in range(GENERATE_NAME_SUFFIX))
         md["uid"] = str(uuid.uuid4())
         md["creationTimestamp"] = meta.now()
         for system_field in ("resourceVersion", "deletionTimestamp",
@@ -295,6 +297,8 @@ class Registry:
         name = meta.name(old)
         if subresource == "status":
             strategy.prepare_for_status_update(obj, old)
+        elif subresource == "finalize":
+            strategy.prepare_for_finalize_update(obj, old)
         else:
             defaults.apply_defaults(self.resource.group, self.resource.version,
                                     self.resource.kind, obj)
@@ -305,7 +309,7 @@ class Registry:
             operation="UPDATE", resource=self.resource, namespace=meta.namespace(old),
             name=name, obj=obj, old=old, user=user, dry_run=dry_run))
         self._validate(obj, old)
-        if meta.deletion_timestamp(old) and not meta.finalizers(obj):
+        if _should_delete_during_update(obj, old):
             # The last finalizer is gone from an object being deleted: finish the deletion.
             return await self._remove(key, old, dry_run=dry_run)
         if obj == old:
@@ -329,8 +333,12 @@ class Registry:
                 md[system_field] = old_md[system_field]
             else:
                 md.pop(system_field, None)
-        if "generation" in old_md and "generation" not in md:
-            md["generation"] = old_md["generation"]
+        if (self.resource.group, self.resource.plural) not in strategy.GENERATION_KINDS:
+            # Only the strategies of generation-tracking kinds set it; clients never do.
+            if "generation" in old_md:
+                md["generation"] = old_md["generation"]
+            else:
+                md.pop("generation", None)
         md["name"] = old_md["name"]
         if "namespace" in old_md:
             md["namespace"] = old_md["namespace"]
@@ -357,7 +365,7 @@ class Registry:
                 return await self._write_update(key, patched, old, dry_run=dry_run,
                                                 subresource=subresource, user=user)
             except errors.StatusError as exc:
-                if exc.reason != "Conflict" or wanted or attempt == PATCH_RETRIES - 1:
+                if exc.reason != "Conflict" or attempt == PATCH_RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
 
@@ -370,18 +378,22 @@ class Registry:
             old = await self.store.get(key)
         except storage_errors.KeyNotFound as exc:
             raise errors.not_found(self.resource.qualified, name) from exc
+        qualified_kind = f"{self.resource.kind}.{self.resource.group}" if self.resource.group \
+            else self.resource.kind
         if options.preconditions_uid and options.preconditions_uid != meta.uid(old):
             raise errors.conflict(
-                self.resource.qualified, name,
-                f"Precondition failed: UID in precondition: {options.preconditions_uid}, UID in "
-                f"object meta: {meta.uid(old)}")
+                qualified_kind, name,
+                f"the UID in the precondition ({options.preconditions_uid}) does not match the "
+                f"UID in record ({meta.uid(old)}). The object might have been deleted and then "
+                "recreated")
         if options.preconditions_resource_version and \
                 options.preconditions_resource_version != meta.resource_version(old):
             raise errors.conflict(
-                self.resource.qualified, name,
-                "Precondition failed: ResourceVersion in precondition: "
-                f"{options.preconditions_resource_version}, ResourceVersion in object meta: "
-                f"{meta.resource_version(old)}")
+                qualified_kind, name,
+                "the ResourceVersion in the precondition "
+                f"({options.preconditions_resource_version}) does not match the "
+                f"ResourceVersion in record ({meta.resource_version(old)}). The object might "
+                "have been modified")
         await self.admission.admit(admission.Attributes(
             operation="DELETE", resource=self.resource, namespace=namespace, name=name,
             obj=None, old=old, user=user, dry_run=dry_run))
@@ -409,7 +421,7 @@ class Registry:
             finalizers_.append(FINALIZER_ORPHAN)
         elif policy == "Foreground" and FINALIZER_FOREGROUND not in finalizers_:
             finalizers_.append(FINALIZER_FOREGROUND)
-        if not finalizers_ and not grace:
+        if not finalizers_ and not grace and not _namespace_finalizers(old):
             return None
         updated = copy.deepcopy(old)
         md = updated["metadata"]
@@ -467,3 +479,22 @@ class Registry:
             deleted.append(obj)
         listed["items"] = deleted
         return listed
+
+
+def _should_delete_during_update(new: Obj, old: Obj) -> bool:
+    """Upstream's ShouldDeleteDuringUpdate: an object being deleted leaves storage once its last
+    finalizer is gone and no grace period is still running (a pod's kubelet reporting status
+    during its graceful termination must not delete it)."""
+    if not meta.deletion_timestamp(old) or meta.finalizers(new):
+        return False
+    if _namespace_finalizers(new):
+        return False
+    return not int(old["metadata"].get("deletionGracePeriodSeconds") or 0)
+
+
+def _namespace_finalizers(obj: Obj) -> list[str]:
+    """A Namespace's spec.finalizers (the `kubernetes` finalizer the namespace controller
+    removes through /finalize once the namespace is empty); empty for other kinds."""
+    if obj.get("kind") != "Namespace":
+        return []
+    return list((obj.get("spec") or {}).get("finalizers") or [])

@@ -108,18 +108,22 @@ class APIServer:
     # ---- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        await bootstrap.ensure_defaults(self.registry_for, service_ip="10.96.0.1",
-                                        advertise_address=self.advertise_address,
-                                        port=self.port)
-        app = web.Application(client_max_size=0, handler_args={"max_field_size": 65536})
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-        await self._runner.setup()
-        sock = socket.create_server((self.bind_address, self.port), backlog=1024,
-                                    reuse_port=False)
-        self.port = sock.getsockname()[1]  # the real one when 0 asked for a free port
-        site = web.SockSite(self._runner, sock, ssl_context=self.ssl_context)
-        await site.start()
+        # Bind first: the kubernetes Service's endpoints name the real port (0 picks one).
+        sock = socket.create_server((self.bind_address, self.port), backlog=1024)
+        self.port = sock.getsockname()[1]
+        try:
+            await bootstrap.ensure_defaults(self.registry_for, service_ip="10.96.0.1",
+                                            advertise_address=self.advertise_address,
+                                            port=self.port)
+            app = web.Application(client_max_size=0, handler_args={"max_field_size": 65536})
+            app.router.add_route("*", "/{tail:.*}", self._handle)
+            self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+            await self._runner.setup()
+            site = web.SockSite(self._runner, sock, ssl_context=self.ssl_context)
+            await site.start()
+        except BaseException:
+            sock.close()
+            raise
         self.ready.set()
 
     async def stop(self) -> None:

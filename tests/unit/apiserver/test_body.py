@@ -148,12 +148,12 @@ def test_unknown_media_type_is_415() -> None:
     (None, "Warn"), ("", "Warn"), ("Strict", "Strict"), ("Warn", "Warn"), ("Ignore", "Ignore"),
 ])
 def test_field_validation_modes(given: str | None, mode: str) -> None:
-    assert body.field_validation(given) == mode
+    assert body.field_validation(given, options_kind="CreateOptions") == mode
 
 
 def test_invalid_field_validation_is_refused_as_upstream_validates_options() -> None:
     # ValidateFieldValidation: 422 Invalid CreateOptions, not a 400
-    exc = raises(body.field_validation, "Bogus")
+    exc = raises(lambda: body.field_validation("Bogus", options_kind="CreateOptions"))
     assert exc.code == 422
     assert str(exc) == ('CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported '
                         'value: "Bogus": supported values: "", "Ignore", "Strict", "Warn"')

@@ -19,7 +19,8 @@ async def decode_body(scope: RequestScope, *, gvk: tuple[str, str, str] | None =
     raw = await body.read(scope.http)
     media = negotiation.content_type(scope.http.headers.get("Content-Type"))
     obj, duplicates = body.decode(raw, media)
-    mode = body.field_validation(scope.query.get("fieldValidation"))
+    mode = body.field_validation(scope.query.get("fieldValidation"),
+                                 options_kind=scope.options_kind)
     warnings = body.check(obj, gvk or body.gvk_of(scope.registry.resource), mode=mode,
                           duplicates=duplicates)
     return obj, warnings

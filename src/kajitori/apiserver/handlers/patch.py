@@ -47,11 +47,11 @@ async def patch(scope: RequestScope) -> web.Response:
         raise errors.unsupported_media_type(patch_type, PATCH_TYPES[:2] + PATCH_TYPES[3:])
     raw = await body.read(scope.http)
     document = _parse(raw, patch_type)
-    mode = body.field_validation(scope.query.get("fieldValidation"))
+    mode = body.field_validation(scope.query.get("fieldValidation"),
+                                 options_kind=scope.options_kind)
     if patch_type == APPLY_PATCH and not scope.query.get("fieldManager"):
-        raise errors.bad_request(
-            "PATCH is not supported for apply without a field manager: fieldManager is required "
-            "for apply requests")
+        raise body.options_invalid(scope.options_kind, errors.FieldError.required(
+            "fieldManager", "is required for apply patch"))
     warnings: list[str] = []
 
     def apply(current: Obj) -> Obj:

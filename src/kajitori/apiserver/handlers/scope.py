@@ -16,6 +16,8 @@ from kajitori.api import errors
 from kajitori.apiserver import negotiation, registry, requestinfo
 
 TRUE_VALUES = ("true", "1", "True")
+OPTIONS_KINDS = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions",
+                 "delete": "DeleteOptions", "deletecollection": "DeleteOptions"}
 
 
 @dataclass
@@ -36,12 +38,19 @@ class RequestScope:
         return negotiation.rendering(self.http.headers.get("Accept", ""))
 
     @property
+    def options_kind(self) -> str:
+        """The meta.k8s.io options kind of this verb, which upstream names in option errors."""
+        return OPTIONS_KINDS.get(self.info.verb, "CreateOptions")
+
+    @property
     def dry_run(self) -> bool:
         values = self.http.query.getall("dryRun", [])
-        for value in values:
-            if value != "All":
-                raise errors.bad_request(
-                    f'Invalid dry run value "{value}": valid values are "All"')  # upstream: 400
+        if any(value != "All" for value in values):
+            quoted = ", ".join(f'"{v}"' for v in values)
+            raise errors.invalid(self.options_kind, "", [errors.FieldError(
+                "dryRun", "FieldValueNotSupported",
+                f'Unsupported value: []string{{{quoted}}}: supported values: "All"')],
+                group="meta.k8s.io")
         return bool(values)
 
     @property

@@ -71,8 +71,9 @@ async def watch(scope: RequestScope) -> web.StreamResponse:
     predicate = reg.predicate(options)
     if scope.info.name:  # /watch/namespaces/x/pods/name: a watch of one object
         predicate = _and_name(predicate, scope.info.name)
-    timeout = scope.int_param("timeoutSeconds",
-                              int(MIN_REQUEST_TIMEOUT * (1 + random.random())))
+    # 0 means unset, as upstream reads it: the default is 30 to 60 minutes.
+    timeout = scope.int_param("timeoutSeconds") or \
+        int(MIN_REQUEST_TIMEOUT * (1 + random.random()))
     bookmarks = scope.query.get("allowWatchBookmarks") in TRUE_VALUES
     rv = options.resource_version
 
