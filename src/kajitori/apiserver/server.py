@@ -21,8 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kajitori.admission import interface as admission
-from kajitori.admission import namespacelifecycle
+from kajitori.admission import plugins
 from kajitori.api import catalogue, errors, openapi, openapiv2
 from kajitori.apiserver import (
     bootstrap,
@@ -98,9 +97,9 @@ class APIServer:
         self.discovery = discovery.DiscoveryDocuments(
             self.catalogue, server_address=f"{self.advertise_address}:{self.port}")
         self.openapi = openapi.OpenAPIDocuments(self.catalogue)
-        self.admission = admission.Chain([
-            namespacelifecycle.NamespaceLifecycle(get_namespace=self._get_namespace),
-        ])
+        self.admission = plugins.default_chain(
+            get_namespace=self._get_namespace,
+            list_priority_classes=self._list_priority_classes)
         self.service_allocator = serviceallocator.ServiceAllocator(
             list_services=self._list_services)
         self.ready = asyncio.Event()
@@ -155,6 +154,9 @@ class APIServer:
                 if (group, plural) == ("", "services") else None)
             self._registries[key] = reg
         return reg
+
+    async def _list_priority_classes(self) -> list[Obj]:
+        return (await self.store.list("/registry/scheduling.k8s.io/priorityclasses/")).items
 
     async def _list_services(self) -> list[Obj]:
         return (await self.store.list("/registry/services/")).items

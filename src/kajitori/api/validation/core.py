@@ -386,7 +386,8 @@ def validate_config_map(cm: Obj) -> list[FieldError]:
         out += objectmeta.invalid_each(f"binaryData[{key}]", key, names.is_config_map_key(key))
         total += _decoded_size(binary[key])
     if total > MAX_SECRET_SIZE:
-        out.append(FieldError.too_long("", "", MAX_SECRET_SIZE))
+        # Upstream's field.NewPath("") prints as "[]": the error is about the whole object.
+        out.append(FieldError.too_long("[]", "", MAX_SECRET_SIZE))
     return out
 
 
