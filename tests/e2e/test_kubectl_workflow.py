@@ -87,7 +87,8 @@ def test_create_namespace_is_listed_active(kubectl) -> None:
                              "already exists\n")
 
 
-@pytest.mark.xfail(strict=True, reason="the ServiceAccount and root CA publisher controllers come with #5")
+@pytest.mark.xfail(strict=True,
+                   reason="the ServiceAccount and root CA publisher controllers come with #5")
 def test_new_namespace_has_default_serviceaccount_and_root_ca(kubectl, namespace) -> None:
     """A v1.33 cluster's serviceaccount and root-ca-cert-publisher controllers fill every new
     namespace within moments: `get sa` and `get cm` never come back empty there."""
@@ -354,7 +355,8 @@ def test_describe_pending_pod(kubectl, namespace) -> None:
     assert lines.index("Status: Pending") < lines.index("Containers:")
 
 
-@pytest.mark.xfail(strict=True, reason="ServiceAccount admission needs the default account from the controllers of #5")
+@pytest.mark.xfail(strict=True, reason="ServiceAccount admission needs the default account "
+                                       "from the controllers of #5")
 def test_describe_pending_pod_shows_admission_defaults(kubectl, namespace) -> None:
     """What v1.33's default admission chain adds to every pod: Priority 0 (Priority), the
     namespace's default ServiceAccount and its token volume (ServiceAccount), and five minutes'
