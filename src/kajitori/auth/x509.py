@@ -42,6 +42,7 @@ def peer_certificate(transport: asyncio.BaseTransport | None) -> x509.Certificat
     return _parse_der(der)
 
 
+@functools.lru_cache(maxsize=PEER_CERT_CACHE_SIZE)
 def user_from_certificate(cert: x509.Certificate) -> user.UserInfo | None:
     """CN → name, O attributes → groups in subject order. None for a certificate without a CN: as
     upstream, that is "not authenticated by this method", not an error, and the request may still

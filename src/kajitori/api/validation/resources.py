@@ -83,11 +83,22 @@ def validate(group: str, resource: str, obj: Obj, *, old: Obj | None = None) -> 
             errs += create(obj)
         if errs:
             return errs
-        return objectmeta.validate_object_meta(obj, namespaced=namespaced,
-                                               name_rule=objectmeta.path_segment)
+        return _path_segment_names(obj)
     errs = objectmeta.validate_update_object_meta(obj, old)
     if update is not None:
         errs += update(obj, old)
     elif create is not None:
         errs += create(obj)
+    return errs
+
+
+def _path_segment_names(obj: dict[str, Any]) -> list[FieldError]:
+    """The rule every name passes whatever its kind's own (it becomes a URL path segment)."""
+    md = obj.get("metadata") or {}
+    errs: list[FieldError] = []
+    for field_, prefix in (("name", False), ("generateName", True)):
+        value = md.get(field_)
+        if value:
+            errs += objectmeta.invalid_each(f"metadata.{field_}", value,
+                                            objectmeta.path_segment(value, prefix))
     return errs

@@ -125,7 +125,9 @@ async def watch(scope: RequestScope) -> web.StreamResponse:
             if bookmarks:
                 wait = min(wait, max(next_bookmark - now, 0))
             try:
-                item = await asyncio.wait_for(queue.get(), timeout=wait)
+                # Under load the queue is rarely empty: skip wait_for's timer and task then.
+                item = queue.get_nowait() if not queue.empty() else \
+                    await asyncio.wait_for(queue.get(), timeout=wait)
             except TimeoutError:
                 if bookmarks and loop.time() >= next_bookmark:
                     revision = max(last_revision, reg.store.current_revision())
