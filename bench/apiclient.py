@@ -32,8 +32,7 @@ import aiohttp
 import orjson
 import yaml
 
-# By name: `kajitori.testing` re-exports a function called `cluster` over its module.
-from kajitori.testing.cluster import running
+from kajitori.testing.harness import running
 
 CONFIGMAPS_PATH = "/api/v1/namespaces/default/configmaps"
 JSON_CONTENT_TYPE = "application/json"

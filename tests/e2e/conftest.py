@@ -1,7 +1,7 @@
 """End-to-end fixtures: a real kajitori server and the real kubectl.
 
 `cluster` is one server per test module (starting one takes about a second); tests that need a
-pristine server or kill it use `kajitori.testing.cluster.running` themselves. Every kubectl gets
+pristine server or kill it use `kajitori.testing.running` themselves. Every kubectl gets
 its own HOME so discovery caches never leak between servers.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kajitori.testing import cluster as testing_cluster
+from kajitori.testing import harness as testing_cluster
 
 PINNED_KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent))
 DISPATCHER_KUBECTL = "/usr/bin/kubectl"

@@ -23,7 +23,7 @@ from cryptography import x509
 from test_bad_input import RawClient
 
 from kajitori.pki import certs, kubeconfig
-from kajitori.testing import cluster as testing_cluster
+from kajitori.testing import harness as testing_cluster
 
 if TYPE_CHECKING:
     from conftest import Kubectl

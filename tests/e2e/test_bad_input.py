@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from kajitori.testing.cluster import Cluster
+from kajitori.testing.harness import Cluster
 
 if TYPE_CHECKING:
     from conftest import Kubectl

@@ -1,7 +1,7 @@
 """Restarts and crashes: what was acknowledged is still there, unchanged.
 
 Each test owns its data directory and starts servers on it with
-`kajitori.testing.cluster.running`: a clean stop (SIGTERM, as the context manager does) and a
+`kajitori.testing.running`: a clean stop (SIGTERM, as the context manager does) and a
 crash (`Cluster.kill()`, SIGKILL) must both keep every object a client was told about with the
 uid and resourceVersion it was told, since controllers and watchers compare exactly those.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from test_bad_input import RawClient
 
-from kajitori.testing import cluster as testing_cluster
+from kajitori.testing import harness as testing_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

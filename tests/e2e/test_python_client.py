@@ -14,7 +14,7 @@ import uuid
 import pytest
 from kubernetes import client, config, watch
 
-from kajitori.testing.cluster import Cluster
+from kajitori.testing.harness import Cluster
 
 pytestmark = pytest.mark.e2e
 

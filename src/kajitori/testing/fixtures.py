@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from kajitori.testing import cluster as testing_cluster
+from kajitori.testing import harness
 
 
 @pytest.fixture(scope="session")
 def kajitori_kubeconfig() -> Iterator[Path]:
-    with testing_cluster.cluster() as kubeconfig:
+    with harness.cluster() as kubeconfig:
         yield kubeconfig

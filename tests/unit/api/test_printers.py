@@ -732,6 +732,14 @@ def test_lease_priority_class_and_runtime_class_rows() -> None:
     assert cells("node.k8s.io", "runtimeclasses", runtime) == ["gvisor", "runsc", AGE]
 
 
+def test_priority_class_shows_its_preemption_policy_by_default() -> None:
+    # kubectl get priorityclasses: NAME VALUE GLOBAL-DEFAULT AGE PREEMPTIONPOLICY
+    assert names("scheduling.k8s.io", "priorityclasses") == [
+        ("Name", 0), ("Value", 0), ("Global-Default", 0), ("Age", 0), ("PreemptionPolicy", 0)]
+    unset = obj("low", value=10)
+    assert cells("scheduling.k8s.io", "priorityclasses", unset) == ["low", 10, False, AGE, ""]
+
+
 def test_horizontal_pod_autoscaler_rows() -> None:
     hpa = obj("web", spec={
         "scaleTargetRef": {"kind": "Deployment", "name": "web"}, "minReplicas": 2,

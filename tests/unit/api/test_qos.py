@@ -106,3 +106,30 @@ def test_zero_cpu_limit_is_no_limit() -> None:
     # qos.go counts only limits greater than zero towards "has a cpu and a memory limit"
     zero_cpu = {"cpu": "0", "memory": "200Mi"}
     assert qos.pod_qos_class(pod(container(requests=zero_cpu, limits=zero_cpu))) == "Burstable"
+
+
+def test_zero_request_with_a_limit_is_no_request() -> None:
+    # the zero request stays (it was given) and does not count: requests and limits differ
+    assert qos.pod_qos_class(pod(container(requests={"cpu": "0", "memory": "200Mi"},
+                                           limits=EQUAL))) == "Burstable"
+
+
+def test_zero_limits_alone_are_best_effort() -> None:
+    assert qos.pod_qos_class(pod(container(limits={"cpu": "0", "memory": "0"}))) == "BestEffort"
+
+
+def test_a_missing_request_defaults_to_its_limit() -> None:
+    assert qos.pod_qos_class(pod(container(requests={"cpu": "700m"}, limits=EQUAL))) == \
+        "Guaranteed"
+
+
+def test_init_container_without_limits_spoils_guaranteed() -> None:
+    assert qos.pod_qos_class(pod(container(limits=EQUAL), init=(container("i"),))) == \
+        "Burstable"
+    assert qos.pod_qos_class(pod(container(limits=EQUAL), init=(container("i", limits=EQUAL),))) \
+        == "Guaranteed"
+
+
+def test_bare_numbers_are_quantities() -> None:
+    assert qos.pod_qos_class(pod(container(limits={"cpu": 1, "memory": 1073741824}))) == \
+        "Guaranteed"

@@ -46,6 +46,39 @@ def test_get_of_a_named_object_stays_get_with_watch_query() -> None:
     assert parse("GET", "/api/v1/namespaces/ns/pods/p", watch="true").verb == "get"
 
 
+@pytest.mark.parametrize("value", ["", "yes", "2"])
+def test_any_other_watch_value_is_a_watch(value: str) -> None:
+    assert parse("GET", "/api/v1/pods", watch=value).verb == "watch"
+
+
+@pytest.mark.parametrize("selector", ["metadata.name=web", "metadata.name==web",
+                                      "status.phase=Running,metadata.name=web"])
+def test_field_selector_on_a_name_names_the_object(selector: str) -> None:
+    # kubectl get pod web -w: a watch of the collection, authorized as a watch of "web"
+    info = parse("GET", "/api/v1/namespaces/ns/pods", fieldSelector=selector, watch="true")
+    assert (info.verb, info.resource, info.name) == ("watch", "pods", "web")
+    assert parse("GET", "/api/v1/namespaces/ns/pods", fieldSelector=selector).verb == "list"
+
+
+@pytest.mark.parametrize("query", [
+    {"fieldSelector": "metadata.name!=web"},
+    {"fieldSelector": "spec.nodeName=web"},
+    {"fieldSelector": "metadata.name=a%2Fb"},
+    {"fieldSelector": "metadata.name=.."},
+    {"fieldSelector": "metadata.name"},  # does not parse
+    {"fieldSelector": "metadata.name=web", "limit": "ten"},  # the options do not decode
+    {"fieldSelector": "metadata.name=web", "labelSelector": "a in"},
+])
+def test_no_name_unless_the_selector_pins_a_valid_one(query: dict[str, str]) -> None:
+    info = requestinfo.parse("GET", "/api/v1/namespaces/ns/pods", query)
+    assert (info.verb, info.name) == ("list", "")
+
+
+def test_field_selector_does_not_name_a_deletecollection() -> None:
+    info = parse("DELETE", "/api/v1/namespaces/ns/pods", fieldSelector="metadata.name=web")
+    assert (info.verb, info.name) == ("deletecollection", "")
+
+
 def test_namespaced_collection() -> None:
     info = parse("GET", "/api/v1/namespaces/ns/pods")
     assert (info.api_prefix, info.group, info.version) == ("api", "", "v1")

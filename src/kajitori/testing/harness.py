@@ -1,4 +1,4 @@
-"""A real cluster for tests: `with cluster() as kubeconfig: ...`.
+"""A real cluster for tests: `with kajitori.testing.cluster() as kubeconfig: ...`.
 
 Starts `kajitori server` as a child process on a free port with its data in a temporary
 directory, waits until `/readyz` answers, yields the admin kubeconfig path, and stops the server
