@@ -9,14 +9,11 @@ afterwards, so a test simply asks for `store` or `api` and gets them open.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
-import inspect
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -25,7 +22,6 @@ from kajitori.apiserver import server as server_
 from kajitori.auth import authenticator, serviceaccount, tokenfile
 from kajitori.storage.sqlite import SQLiteStore
 
-TEST_DEADLINE = 10.0
 """Seconds an async test may run before it fails (it awaits events, never the clock)."""
 
 TOKEN = "tok"
@@ -89,21 +85,3 @@ def api(tmp_path: Path) -> contextlib.AbstractAsyncContextManager[API]:
 def make_api(tmp_path: Path) -> Callable[..., contextlib.AbstractAsyncContextManager[API]]:
     """For tests that need a server built otherwise: `async with make_api(watch_window=2)`."""
     return functools.partial(open_api, tmp_path)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    names = inspect.signature(pyfuncitem.obj).parameters
-    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
-    asyncio.run(_run(pyfuncitem.obj, kwargs))
-    return True
-
-
-async def _run(test: Callable[..., Any], kwargs: dict[str, Any]) -> None:
-    async with contextlib.AsyncExitStack() as stack, asyncio.timeout(TEST_DEADLINE):
-        for name, value in kwargs.items():
-            if isinstance(value, contextlib.AbstractAsyncContextManager):
-                kwargs[name] = await stack.enter_async_context(value)
-        await test(**kwargs)
