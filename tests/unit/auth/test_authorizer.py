@@ -33,10 +33,91 @@ def test_system_masters_may_do_everything(attrs: Attributes) -> None:
     _pods(BOB),
     _pods(ANONYMOUS, "get", name="x"),
     _pods(None),
-    Attributes(user=BOB, verb="get", path="/version"),
+    Attributes(user=BOB, verb="get", path="/metrics"),  # system:monitoring's, not everyone's
 ])
 def test_everyone_else_is_denied_without_reason(attrs: Attributes) -> None:
     assert authorizer.MastersOnlyAuthorizer().authorize(attrs) == authorizer.Decision(False, "")
+
+
+def _review(user: UserInfo | None, group: str, resource: str, verb: str = "create",
+            **fields: str) -> Attributes:
+    return Attributes(user=user, verb=verb, api_group=group, resource=resource,
+                      resource_request=True, **fields)
+
+
+AUTHZ = "authorization.k8s.io"
+AUTHN = "authentication.k8s.io"
+# Paths upstream's system:public-info-viewer grants (bound to system:authenticated and
+# system:unauthenticated) and system:discovery adds for system:authenticated (bootstrappolicy).
+PUBLIC_INFO_PATHS = ["/livez", "/readyz", "/healthz", "/version", "/version/"]
+DISCOVERY_PATHS = ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/openapi/v2",
+                   "/openapi/v3", "/openapi/v3/apis/apps/v1"]
+
+
+@pytest.mark.parametrize("path", PUBLIC_INFO_PATHS + DISCOVERY_PATHS)
+def test_authenticated_users_may_read_discovery_version_and_health(path: str) -> None:
+    decision = authorizer.MastersOnlyAuthorizer().authorize(
+        Attributes(user=BOB, verb="get", path=path))
+    assert decision == authorizer.Decision(True, "")
+
+
+@pytest.mark.parametrize("attrs", [
+    _review(BOB, AUTHZ, "selfsubjectaccessreviews"),  # kubectl auth can-i
+    _review(BOB, AUTHZ, "selfsubjectrulesreviews"),  # kubectl auth can-i --list
+    _review(BOB, AUTHN, "selfsubjectreviews"),  # kubectl auth whoami
+])
+def test_authenticated_users_may_ask_who_they_are_and_what_they_may_do(
+        attrs: Attributes) -> None:
+    assert authorizer.MastersOnlyAuthorizer().authorize(attrs) == authorizer.Decision(True, "")
+
+
+@pytest.mark.parametrize("attrs", [
+    Attributes(user=BOB, verb="post", path="/api"),  # the roles grant only get
+    Attributes(user=BOB, verb="get", path="/logs"),
+    Attributes(user=BOB, verb="get", path="/apiserver"),  # no prefix match without a slash
+    _review(BOB, AUTHZ, "selfsubjectaccessreviews", verb="list"),
+    _review(BOB, AUTHZ, "subjectaccessreviews"),
+    _review(BOB, AUTHZ, "localsubjectaccessreviews", namespace="default"),
+    _review(BOB, AUTHN, "tokenreviews"),
+    _review(BOB, AUTHN, "selfsubjectaccessreviews"),  # right name, wrong group
+    Attributes(user=None, verb="get", path="/version"),
+    _review(None, AUTHZ, "selfsubjectaccessreviews"),
+])
+def test_the_default_roles_grant_nothing_more(attrs: Attributes) -> None:
+    assert authorizer.MastersOnlyAuthorizer().authorize(attrs) == authorizer.Decision(False, "")
+
+
+@pytest.mark.parametrize("path", PUBLIC_INFO_PATHS)
+def test_anonymous_users_may_read_version_and_health(path: str) -> None:
+    decision = authorizer.MastersOnlyAuthorizer().authorize(
+        Attributes(user=ANONYMOUS, verb="get", path=path))
+    assert decision == authorizer.Decision(True, "")
+
+
+# Known gaps of the interim authorizer (src/kajitori/auth/authorizer.py grants every user, not
+# only system:authenticated, and matches health paths by prefix): strict, so a fix must drop
+# the marker.
+GAP = pytest.mark.xfail(strict=True, reason="authorizer.py: default grants differ from upstream")
+
+
+@GAP
+@pytest.mark.parametrize("attrs", [
+    Attributes(user=ANONYMOUS, verb="get", path="/api"),
+    Attributes(user=ANONYMOUS, verb="get", path="/openapi/v2"),
+    _review(ANONYMOUS, AUTHZ, "selfsubjectaccessreviews"),
+])
+def test_anonymous_users_get_neither_discovery_nor_self_reviews(attrs: Attributes) -> None:
+    # system:discovery and system:basic-user are bound to system:authenticated only
+    assert authorizer.MastersOnlyAuthorizer().authorize(attrs) == authorizer.Decision(False, "")
+
+
+@GAP
+@pytest.mark.parametrize("path", ["/healthz/etcd", "/livez/ping", "/readyz/", "/healthz/"])
+def test_health_checks_other_than_the_listed_paths_are_not_granted(path: str) -> None:
+    # the roles list "/healthz", "/livez", "/readyz" exactly: no "/healthz/*"
+    decision = authorizer.MastersOnlyAuthorizer().authorize(
+        Attributes(user=BOB, verb="get", path=path))
+    assert decision == authorizer.Decision(False, "")
 
 
 @pytest.mark.parametrize(("attrs", "message"), [

@@ -1,6 +1,8 @@
 """Printer for scheduling.k8s.io: priorityclasses.
 
-Mirrors printPriorityClass of pkg/printers/internalversion/printers.go (v1.33).
+Mirrors priorityClassColumnDefinitions and printPriorityClass of
+pkg/printers/internalversion/printers.go (v1.33): every column is shown by default
+(`NAME VALUE GLOBAL-DEFAULT AGE PREEMPTIONPOLICY`); an unset preemption policy prints empty.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ PRIORITYCLASSES = Printer(
         Column("Value", Doc(PRIORITY_CLASS, "value"), type="integer"),
         Column("Global-Default", Doc(PRIORITY_CLASS, "globalDefault"), type="boolean"),
         AGE,
-        Column("PreemptionPolicy", Doc(PRIORITY_CLASS, "preemptionPolicy"), priority=1),
+        Column("PreemptionPolicy", Doc(PRIORITY_CLASS, "preemptionPolicy")),
     ),
     cells=lambda obj, now: [meta.name(obj), int(obj.get("value") or 0),
                             bool(obj.get("globalDefault")), created(obj, now),
