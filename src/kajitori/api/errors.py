@@ -215,3 +215,20 @@ def not_found_path() -> StatusError:
 
 def service_unavailable(message: str) -> StatusError:
     return StatusError(status(503, "ServiceUnavailable", message))
+
+
+def unknown(message: str) -> StatusError:
+    """A plain Go error reaching a handler: 500 with no reason, the message verbatim."""
+    body = status(500, "", message)
+    del body["reason"]
+    return StatusError(body)
+
+
+REJECTED_REQUEST = "the server rejected our request due to an error in our request"
+
+
+def rejected_request() -> StatusError:
+    """upstream's NewGenericServerResponse(422, ...) for patches: the cause is not told."""
+    body = status(422, "Invalid", REJECTED_REQUEST)
+    body["details"] = {}
+    return StatusError(body)

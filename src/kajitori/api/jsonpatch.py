@@ -37,7 +37,7 @@ import jsonpatch as rfc6902
 import jsonpointer
 import orjson
 
-from kajitori.api import errors
+from kajitori.api import errors, gojson
 
 Obj = dict[str, Any]
 
@@ -62,9 +62,9 @@ def apply(original: Obj, operations: Any) -> Obj:
         try:
             document = _apply_one(document, operation)
         except (rfc6902.JsonPatchException, jsonpointer.JsonPointerException) as exc:
-            raise _rejected() from exc
+            raise errors.rejected_request() from exc
     if not isinstance(document, dict):  # `replace` of the root with a non-object
-        raise _rejected()
+        raise errors.rejected_request()
     return document
 
 
@@ -74,20 +74,21 @@ def _check_document(operations: Any) -> None:
         return
     if not isinstance(operations, list):
         raise errors.bad_request(
-            f"{_DECODING} {_json_kind(operations)} into Go value of type []handlers.jsonPatchOp")
+            f"{_DECODING} {gojson.json_kind(operations)} into Go value of type "
+            "[]handlers.jsonPatchOp")
     for operation in operations:
         if operation is None:
             continue
         if not isinstance(operation, dict):
             raise errors.bad_request(
-                f"{_DECODING} {_json_kind(operation)} into Go value of type "
+                f"{_DECODING} {gojson.json_kind(operation)} into Go value of type "
                 "handlers.jsonPatchOp")
         for name in _STRING_FIELDS:
             value = operation.get(name)
             if value is not None and not isinstance(value, str):
                 raise errors.bad_request(
-                    f"{_DECODING} {_json_kind(value)} into Go struct field jsonPatchOp.{name} "
-                    "of type string")
+                    f"{_DECODING} {gojson.json_kind(value)} into Go struct field "
+                    f"jsonPatchOp.{name} of type string")
     if len(operations) > MAX_OPERATIONS:
         raise errors.request_entity_too_large(
             "Request entity too large: The allowed maximum operations in a JSON patch is "
@@ -118,11 +119,6 @@ def _missing_member(document: Any, path: str) -> bool:
     return isinstance(parent, dict) and member not in parent
 
 
-def _rejected() -> errors.StatusError:
-    body = errors.status(422, "Invalid", REJECTED)
-    body["details"] = {}
-    return errors.StatusError(body)
-
 
 def _copy(value: Obj) -> Obj:
     try:
@@ -132,12 +128,3 @@ def _copy(value: Obj) -> Obj:
     return copied
 
 
-def _json_kind(value: Any) -> str:
-    """How encoding/json names a JSON value in an UnmarshalTypeError."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"

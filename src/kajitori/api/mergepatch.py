@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import orjson
 
-from kajitori.api import errors
+from kajitori.api import errors, gojson
 
 Obj = dict[str, Any]
 
@@ -45,8 +45,8 @@ def apply(original: Obj, patch: Any) -> Obj:
         raise errors.bad_request(INVALID_PATCH)
     if not isinstance(patch, dict):
         raise errors.bad_request(
-            f"error decoding patch: json: cannot unmarshal {_json_kind(patch)} into Go value of "
-            "type map[string]interface {}")
+            f"error decoding patch: json: cannot unmarshal {gojson.json_kind(patch)} into Go "
+            "value of type map[string]interface {}")
     return _merge_object(_copy(original), patch)
 
 
@@ -86,10 +86,3 @@ def _copy(value: Any) -> Any:
         return copy.deepcopy(value)
 
 
-def _json_kind(value: Any) -> str:
-    """How encoding/json names a JSON value in an UnmarshalTypeError."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return "string" if isinstance(value, str) else "array"

@@ -54,7 +54,7 @@ from typing import Any, Final
 
 import orjson
 
-from kajitori.api import errors, schemas
+from kajitori.api import errors, gojson, schemas
 
 Obj = dict[str, Any]
 
@@ -97,7 +97,7 @@ def apply(original: Obj, patch: Any, *, definition: str) -> Obj:
         return _copy(original)
     if not isinstance(patch, dict):
         raise errors.bad_request(
-            f"json: cannot unmarshal {_json_kind(patch)} into Go value of type "
+            f"json: cannot unmarshal {gojson.json_kind(patch)} into Go value of type "
             "map[string]interface {}")
     return _merge_map(_copy(original), _copy(patch), _node(schema))
 
@@ -256,7 +256,7 @@ def _merge_ordered_lists(original: Obj, patch: Obj, node: _Node) -> None:
     for directive_key in [key for key in patch if key.startswith(SET_ELEMENT_ORDER)]:
         order = patch.pop(directive_key)
         if not isinstance(order, list):
-            raise _unknown(_bad_arg_type([], order))
+            raise errors.unknown(_bad_arg_type([], order))
         key = _list_key(directive_key, SET_ELEMENT_ORDER,
                         BAD_PATCH_FORMAT_FOR_SET_ELEMENT_ORDER_LIST)
         # A null live list is an absent one: upstream's live object never holds nulls.
@@ -298,7 +298,7 @@ def _merge_list(original: list[Any], patch: list[Any], field: _Field, *,
         merged = _deduplicate(original + patch)
     else:
         if not merge_key:
-            raise _unknown(f"cannot merge lists without merge key for {_STRUCT_KIND}")
+            raise errors.unknown(f"cannot merge lists without merge key for {_STRUCT_KIND}")
         original, patch = _apply_item_directives(original, patch, merge_key, field.node)
         merged = _merge_items(original, patch, merge_key, field.node)
     in_patch, server_only = _partition(merged, patch, merge_key)
@@ -319,14 +319,14 @@ def _apply_item_directives(original: list[Any], patch: list[Any], merge_key: str
         directive = item[DIRECTIVE]
         if _is(directive, DELETE):
             if merge_key not in item:
-                raise _unknown(_no_merge_key(item, merge_key))
+                raise errors.unknown(_no_merge_key(item, merge_key))
             doomed = item[merge_key]
             original = [live for live in original
                         if not (merge_key in live and _same(live[merge_key], doomed))]
         elif _is(directive, REPLACE):
             replace = True  # and keep going: the other directives are dropped too
         elif _is(directive, MERGE):
-            raise _unknown(MERGING_LISTS_UNSUPPORTED)
+            raise errors.unknown(MERGING_LISTS_UNSUPPORTED)
         else:
             raise _bad_patch_type(directive, item)
     if replace:
@@ -339,7 +339,7 @@ def _merge_items(original: list[Any], patch: list[Any], merge_key: str,
     merged = list(original)
     for item in patch:
         if merge_key not in item:
-            raise _unknown(_no_merge_key(item, merge_key))
+            raise errors.unknown(_no_merge_key(item, merge_key))
         wanted = item[merge_key]
         at = next((i for i, live in enumerate(merged)
                    if merge_key in live and _same(live[merge_key], wanted)), None)
@@ -369,7 +369,7 @@ def _check_order(patch_list: list[Any], order: list[Any], merge_key: str) -> Non
             at += 1
         position += 1
     if at < len(items) and position >= len(order):
-        raise _unknown(f"The order in patch list:\n{_go_v(patch_list)}\n doesn't match "
+        raise errors.unknown(f"The order in patch list:\n{_go_v(patch_list)}\n doesn't match "
                        f"{SET_ELEMENT_ORDER} list:\n{_go_v(order)}\n")
 
 
@@ -379,12 +379,12 @@ def _partition(merged: list[Any], by: list[Any], merge_key: str) -> tuple[list[A
         keys = []
         for item in merged:
             if merge_key not in _as_map(item):
-                raise _unknown(_no_merge_key(item, merge_key))
+                raise errors.unknown(_no_merge_key(item, merge_key))
             keys.append(_hashable(item[merge_key]))
         named = set()
         for position, item in enumerate(by):
             if not isinstance(item, dict):
-                raise _unknown(f"value for key {position} is not a map")
+                raise errors.unknown(f"value for key {position} is not a map")
             if merge_key in item:
                 named.add(_hashable(item[merge_key]))
     else:
@@ -429,9 +429,9 @@ def _sort_by(items: list[Any], order: list[Any], positions: dict[Any, int], merg
     if kind is dict:
         for item in (*items, *order):
             if not isinstance(item, dict):
-                raise _unknown(_bad_arg_type({}, item))
+                raise errors.unknown(_bad_arg_type({}, item))
             if merge_key not in item:
-                raise _unknown(_no_merge_key(item, merge_key))
+                raise errors.unknown(_no_merge_key(item, merge_key))
     return sorted(items, key=lambda item: positions.get(_order_key(item, merge_key, kind), -1))
 
 
@@ -511,7 +511,7 @@ def _list_or_none(container: Obj, key: str) -> list[Any] | None:
         return None
     value = container[key]
     if not isinstance(value, list):
-        raise _unknown(_bad_arg_type([], value))
+        raise errors.unknown(_bad_arg_type([], value))
     return value
 
 
@@ -521,9 +521,9 @@ def _element_kind(*lists: list[Any]) -> type | None:
     if not kinds:
         return None
     if kinds[0] is list:
-        raise _unprocessable()
+        raise errors.rejected_request()
     if any(kind is not kinds[0] for kind in kinds):
-        raise _unknown(f"list element types are not identical: {_go_v(list(lists))}")
+        raise errors.unknown(f"list element types are not identical: {_go_v(list(lists))}")
     return kinds[0]
 
 
@@ -543,15 +543,15 @@ def _merge_keys_equal(left: Any, right: Any, merge_key: str) -> bool:
         return _same(left, right)
     for side in (left, right):
         if not isinstance(side, dict):
-            raise _unknown(_bad_arg_type({}, side))
+            raise errors.unknown(_bad_arg_type({}, side))
         if merge_key not in side:
-            raise _unknown(_no_merge_key(side, merge_key))
+            raise errors.unknown(_no_merge_key(side, merge_key))
     return _same(left[merge_key], right[merge_key])
 
 
 def _as_map(value: Any) -> Obj:
     if not isinstance(value, dict):
-        raise _unknown(_bad_arg_type({}, value))
+        raise errors.unknown(_bad_arg_type({}, value))
     return value
 
 
@@ -572,18 +572,6 @@ def _hashable(value: Any) -> Any:
 
 # --- errors, worded as Go prints them -----------------------------------------------------------
 
-def _unknown(message: str) -> errors.StatusError:
-    """A plain Go error reaching the handler: 500, no reason."""
-    body = errors.status(500, "", message)
-    del body["reason"]
-    return errors.StatusError(body)
-
-
-def _unprocessable() -> errors.StatusError:
-    """NewGenericServerResponse(422, ...): the cause is not in the answer."""
-    body = errors.status(422, "Invalid", REJECTED)
-    body["details"] = {}
-    return errors.StatusError(body)
 
 
 def _no_merge_key(item: Any, merge_key: str) -> str:
@@ -591,22 +579,12 @@ def _no_merge_key(item: Any, merge_key: str) -> str:
 
 
 def _bad_patch_type(directive: Any, item: Obj) -> errors.StatusError:
-    return _unknown(f"unknown patch type: {_go_s(directive)} in map: {_go_v(item)}")
+    return errors.unknown(f"unknown patch type: {_go_s(directive)} in map: {_go_v(item)}")
 
 
 def _bad_arg_type(expected: Any, actual: Any) -> str:
     return f"expected a {_go_type(expected)}, but received a {_go_type(actual)}"
 
-
-def _json_kind(value: Any) -> str:
-    """How encoding/json names a JSON value in an UnmarshalTypeError."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def _go_type(value: Any) -> str:

@@ -15,7 +15,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from kajitori.api import catalogue, errors, protobuf, schemas
+from kajitori.api import catalogue, errors, gojson, protobuf, schemas
 from kajitori.apiserver import negotiation
 
 Obj = dict[str, Any]
@@ -64,7 +64,7 @@ def decode(raw: bytes, media_type: str) -> tuple[Obj, list[str]]:
     if not isinstance(obj, dict):
         raise errors.bad_request(
             "couldn't get version/kind; json parse error: json: cannot unmarshal "
-            f"{_json_type(obj)} into Go value of type struct "
+            f"{gojson.json_kind(obj)} into Go value of type struct "
             '{ APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string '
             '"json:\\"kind,omitempty\\"" }')
     return obj, duplicates
@@ -76,17 +76,6 @@ def parse_json(raw: bytes) -> tuple[Any, list[str]]:
     except (orjson.JSONDecodeError, ValueError) as exc:
         raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
 
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return "null" if value is None else "object"
 
 
 def options_invalid(options_kind: str, error: errors.FieldError) -> errors.StatusError:

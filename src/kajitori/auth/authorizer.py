@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kajitori.api import errors
-from kajitori.auth.user import SYSTEM_PRIVILEGED_GROUP, UserInfo
+from kajitori.auth.user import ALL_AUTHENTICATED, SYSTEM_PRIVILEGED_GROUP, UserInfo
 
 
 @dataclass(frozen=True)
@@ -62,21 +62,31 @@ ALLOWED = Decision(True)
 NOT_ALLOWED = Decision(False)
 
 
-# What upstream's default ClusterRoles `system:discovery`, `system:public-info-viewer` and
-# `system:basic-user` grant every authenticated user: reading discovery, OpenAPI, version and
-# health, and asking who they are and what they may do.
-DISCOVERY_PATHS = ("/api", "/apis", "/openapi", "/version", "/healthz", "/livez", "/readyz")
+# What upstream's default ClusterRoles grant (plugin/pkg/auth/authorizer/rbac/bootstrappolicy):
+# `system:public-info-viewer` to everyone, anonymous included; `system:discovery` and
+# `system:basic-user` to authenticated users. Non-resource URLs match exactly, or by prefix
+# where the rule ends in `*`.
+PUBLIC_INFO_URLS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
+DISCOVERY_URLS = ("/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*",
+                  *PUBLIC_INFO_URLS)
 SELF_REVIEWS = frozenset({("authorization.k8s.io", "selfsubjectaccessreviews"),
                           ("authorization.k8s.io", "selfsubjectrulesreviews"),
                           ("authentication.k8s.io", "selfsubjectreviews")})
 
 
+def _url_matches(path: str, rules: tuple[str, ...]) -> bool:
+    return any(path == rule or (rule.endswith("*") and path.startswith(rule[:-1]))
+               for rule in rules)
+
+
 def _default_grant(attrs: Attributes) -> bool:
+    authenticated = attrs.user is not None and ALL_AUTHENTICATED in attrs.user.groups
     if attrs.resource_request:
-        return attrs.verb == "create" and (attrs.api_group, attrs.resource) in SELF_REVIEWS
-    path = attrs.path.rstrip("/") or "/"
-    return attrs.verb == "get" and any(
-        path == prefix or path.startswith(prefix + "/") for prefix in DISCOVERY_PATHS)
+        return authenticated and attrs.verb == "create" and \
+            (attrs.api_group, attrs.resource) in SELF_REVIEWS
+    if attrs.verb != "get":
+        return False
+    return _url_matches(attrs.path, DISCOVERY_URLS if authenticated else PUBLIC_INFO_URLS)
 
 
 class MastersOnlyAuthorizer:

@@ -94,13 +94,6 @@ def test_anonymous_users_may_read_version_and_health(path: str) -> None:
     assert decision == authorizer.Decision(True, "")
 
 
-# Known gaps of the interim authorizer (src/kajitori/auth/authorizer.py grants every user, not
-# only system:authenticated, and matches health paths by prefix): strict, so a fix must drop
-# the marker.
-GAP = pytest.mark.xfail(strict=True, reason="authorizer.py: default grants differ from upstream")
-
-
-@GAP
 @pytest.mark.parametrize("attrs", [
     Attributes(user=ANONYMOUS, verb="get", path="/api"),
     Attributes(user=ANONYMOUS, verb="get", path="/openapi/v2"),
@@ -111,7 +104,6 @@ def test_anonymous_users_get_neither_discovery_nor_self_reviews(attrs: Attribute
     assert authorizer.MastersOnlyAuthorizer().authorize(attrs) == authorizer.Decision(False, "")
 
 
-@GAP
 @pytest.mark.parametrize("path", ["/healthz/etcd", "/livez/ping", "/readyz/", "/healthz/"])
 def test_health_checks_other_than_the_listed_paths_are_not_granted(path: str) -> None:
     # the roles list "/healthz", "/livez", "/readyz" exactly: no "/healthz/*"
