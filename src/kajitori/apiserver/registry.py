@@ -26,7 +26,8 @@ from kajitori.storage.interface import Store, WatchEvent
 
 Obj = dict[str, Any]
 
-# etcd's default request size limit; upstream answers 413 for bigger objects.
+# etcd's default request size limit. Upstream passes etcd's "request is too large" through as a
+# 500; we answer 413 Request Entity Too Large, which says what happened.
 MAX_OBJECT_BYTES = 1536 * 1024
 GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 GENERATE_NAME_SUFFIX = 5
