@@ -38,6 +38,7 @@ from kajitori.apiserver.handlers import (
     get,
     patch,
     reviews,
+    scale,
     tokenrequest,
     update,
     watch,
@@ -70,7 +71,7 @@ VERB_HANDLERS: dict[str, Handler] = {
 }
 # Subresources served so far; the generic registry serves status and finalize with the main
 # verb handlers, the verbs each allows come from discovery.
-SERVED_SUBRESOURCES = frozenset({"status", "finalize", "token"})
+SERVED_SUBRESOURCES = frozenset({"status", "finalize", "token", "scale"})
 
 
 @dataclass
@@ -279,6 +280,11 @@ class APIServer:
                 if self.token_issuer is None:
                     raise errors.not_found_path()
                 return await tokenrequest.create_token(scope, self.token_issuer)
+            if info.subresource == "scale":
+                access = scale.builtin_access(resource.group, resource.plural)
+                if access is None:
+                    raise errors.not_found_path()
+                return await scale.scale(scope, access)
         elif info.verb not in resource.verbs:
             raise errors.method_not_allowed()
         return await VERB_HANDLERS[info.verb](scope)
