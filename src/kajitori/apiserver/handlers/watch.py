@@ -6,6 +6,14 @@ after N; a compacted N gets one ERROR event (410 Expired) and the stream ends, w
 informers relist. `timeoutSeconds` ends the stream cleanly (default: 30 to 60 minutes, as
 upstream's MinRequestTimeout); `allowWatchBookmarks` adds BOOKMARK events with the newest
 revision. Table watches carry column definitions in their first event only.
+
+`sendInitialEvents` (upstream's WatchList, on by default in v1.33) needs
+`resourceVersionMatch=NotOlderThan`: `true` sends a synthetic ADDED for every object of a state
+not older than `resourceVersion` ("" is the newest), then, when bookmarks are allowed, a
+BOOKMARK annotated `k8s.io/initial-events-end: "true"` at that state's revision, then changes;
+`false` sends only the changes after `resourceVersion` (after the newest revision when unset or
+"0"). Other combinations are refused with upstream's 422 (`validateWatchOptions` of
+staging/src/k8s.io/apimachinery/pkg/apis/meta/internalversion/validation/validation.go).
 """
 
 from __future__ import annotations
@@ -31,6 +39,11 @@ Obj = dict[str, Any]
 MIN_REQUEST_TIMEOUT = 1800
 BOOKMARK_INTERVAL = 60.0
 QUEUE_SIZE = 1000
+
+INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end"
+NOT_OLDER_THAN = "NotOlderThan"
+LIST_OPTIONS_KIND = "ListOptions"
+META_GROUP = "meta.k8s.io"
 
 
 class _Encoder:
@@ -58,10 +71,53 @@ class _Encoder:
         return orjson.dumps({"type": type_, "object": obj}) + b"\n"
 
 
-def _bookmark(scope: RequestScope, revision: int) -> Obj:
+def _bookmark(scope: RequestScope, revision: int, *, initial_events_end: bool = False) -> Obj:
     res = scope.registry.resource
-    return {"kind": res.kind, "apiVersion": res.api_version,
-            "metadata": {"resourceVersion": str(revision)}}
+    md: Obj = {"resourceVersion": str(revision)}
+    if initial_events_end:
+        md["annotations"] = {INITIAL_EVENTS_END_ANNOTATION: "true"}
+    return {"kind": res.kind, "apiVersion": res.api_version, "metadata": md}
+
+
+def _send_initial_events(scope: RequestScope) -> bool | None:
+    """The `sendInitialEvents` parameter: None when absent (the legacy semantics)."""
+    value = scope.query.get("sendInitialEvents")
+    if value is None:
+        return None
+    return value in TRUE_VALUES
+
+
+def validate_watch_options(options: registry_.ListOptions, send_initial: bool | None) -> None:
+    """Upstream's validateWatchOptions (WatchList enabled): raises the 422 `ListOptions.meta
+    .k8s.io "" is invalid: ...` carrying every problem."""
+    problems: list[errors.FieldError] = []
+    match = options.resource_version_match
+    if send_initial is not None and match != NOT_OLDER_THAN:
+        problems.append(errors.FieldError.forbidden(
+            "resourceVersionMatch",
+            f"sendInitialEvents requires setting resourceVersionMatch to {NOT_OLDER_THAN}"))
+    if match:
+        if send_initial is None:
+            problems.append(errors.FieldError.forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
+                "provided"))
+        if match != NOT_OLDER_THAN:
+            problems.append(errors.FieldError.not_supported(
+                "resourceVersionMatch", match, [NOT_OLDER_THAN]))
+        if options.continue_token:
+            problems.append(errors.FieldError.forbidden(
+                "resourceVersionMatch", "resourceVersionMatch is forbidden when continue is "
+                "provided"))
+    if problems:
+        raise errors.invalid(LIST_OPTIONS_KIND, "", problems, group=META_GROUP)
+
+
+def _parse_revision(rv: str) -> int:
+    try:
+        return int(rv)
+    except ValueError as exc:
+        raise errors.bad_request(f"invalid resource version: {rv}") from exc
 
 
 async def watch(scope: RequestScope) -> web.StreamResponse:
@@ -76,18 +132,24 @@ async def watch(scope: RequestScope) -> web.StreamResponse:
         int(MIN_REQUEST_TIMEOUT * (1 + random.random()))
     bookmarks = scope.query.get("allowWatchBookmarks") in TRUE_VALUES
     rv = options.resource_version
+    send_initial = _send_initial_events(scope)
+    validate_watch_options(options, send_initial)
 
     initial: list[Obj] = []
-    if rv in ("", "0"):
+    if send_initial or (send_initial is None and rv in ("", "0")):
+        # A state not older than rv: the store's current one (a future rv is 504, as the
+        # registry's list answers it).
         listed = await reg.list(namespace, registry_.ListOptions(
-            label_selector=options.label_selector, field_selector=options.field_selector))
+            label_selector=options.label_selector, field_selector=options.field_selector,
+            resource_version="" if rv == "0" else rv,
+            resource_version_match=NOT_OLDER_THAN if send_initial and rv not in ("", "0")
+            else ""))
         initial = [o for o in listed["items"] if predicate is None or predicate(o)]
         since = int(listed["metadata"]["resourceVersion"])
+    elif send_initial is False and rv in ("", "0"):
+        since = reg.store.current_revision()
     else:
-        try:
-            since = int(rv)
-        except ValueError as exc:
-            raise errors.bad_request(f"invalid resource version: {rv}") from exc
+        since = _parse_revision(rv)
 
     response = web.StreamResponse(headers={"Content-Type": responses.JSON_CONTENT_TYPE})
     response.enable_chunked_encoding()
@@ -95,6 +157,10 @@ async def watch(scope: RequestScope) -> web.StreamResponse:
     encoder = _Encoder(scope)
     for obj in initial:
         await response.write(encoder.event("ADDED", obj))
+    if send_initial and bookmarks:
+        # client-go's reflector knows its initial list is complete when it sees this.
+        await response.write(encoder.event(
+            "BOOKMARK", _bookmark(scope, since, initial_events_end=True)))
 
     queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_SIZE)
 
