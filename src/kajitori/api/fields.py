@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kajitori.api import catalogue, errors
+from kajitori.api import catalogue, errors, events
 
 Obj = dict[str, Any]
 
@@ -165,7 +165,7 @@ _CONVERSIONS: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("", "replicationcontrollers"): (
         frozenset({METADATA_NAME, METADATA_NAMESPACE, "status.replicas"}), _NOT_SUPPORTED),
     ("", "events"): (_EVENT_FIELDS, _NOT_SUPPORTED),
-    ("events.k8s.io", "events"): (_EVENT_FIELDS, _NOT_SUPPORTED),
+    (events.GROUP, "events"): (frozenset(events.FIELD_LABELS), _NOT_SUPPORTED),
     ("", "namespaces"): (frozenset({"status.phase", METADATA_NAME}), _NOT_SUPPORTED),
     ("", "secrets"): (frozenset({"type", METADATA_NAMESPACE, METADATA_NAME}), _NOT_SUPPORTED),
     ("", "services"): (frozenset({METADATA_NAMESPACE, METADATA_NAME, "spec.clusterIP",
@@ -179,8 +179,11 @@ _DEFAULT_CONVERSION = (
     frozenset({METADATA_NAME, METADATA_NAMESPACE}),
     '"{label}" is not a known field selector: only "metadata.name", "metadata.namespace"')
 
-# Old v1 clients say spec.host; upstream's Pod conversion rewrites it.
-_ALIASES = {("", "pods", "spec.host"): "spec.nodeName"}
+# Old v1 clients say spec.host; upstream's Pod conversion rewrites it. events.k8s.io Events
+# select by their core names (`regarding.name` is `involvedObject.name`).
+_ALIASES = {("", "pods", "spec.host"): "spec.nodeName",
+            **{(events.GROUP, "events", label): core_label
+               for label, core_label in events.FIELD_LABELS.items() if label != core_label}}
 
 
 def check_supported(group: str, resource: str, selector: FieldSelector) -> FieldSelector:

@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from kajitori.admission import plugins
-from kajitori.api import catalogue, errors, openapi, openapiv2
+from kajitori.api import catalogue, errors, events, openapi, openapiv2
 from kajitori.apiserver import (
     bootstrap,
     discovery,
@@ -48,6 +48,7 @@ from kajitori.auth import authenticator as authn
 from kajitori.auth import authorizer as authz
 from kajitori.auth import serviceaccount
 from kajitori.auth import x509 as auth_x509
+from kajitori.storage import codec
 from kajitori.storage import errors as storage_errors
 from kajitori.storage.interface import Store
 
@@ -150,11 +151,21 @@ class APIServer:
             if resource is None:
                 return None
             reg = registry.Registry(
-                resource=resource, store=self.store, admission=self.admission,
+                resource=resource, store=self._store_for(resource), admission=self.admission,
                 service_allocator=self.service_allocator
                 if (group, plural) == ("", "services") else None)
             self._registries[key] = reg
         return reg
+
+    def _store_for(self, resource: catalogue.Resource) -> Store:
+        """events.k8s.io Events live in the core Events' storage, in core form (upstream's
+        cohabitating resources); every other resource in its own."""
+        core_events = self.catalogue.get("", "v1", "events")
+        if (resource.group, resource.plural) != (events.GROUP, "events") or core_events is None:
+            return self.store
+        return codec.CodecStore(self.store, prefix=resource.storage_prefix(),
+                                storage_prefix=core_events.storage_prefix(),
+                                encode=events.to_core, decode=events.to_events_v1)
 
     async def _list_priority_classes(self) -> list[Obj]:
         return (await self.store.list("/registry/scheduling.k8s.io/priorityclasses/")).items
