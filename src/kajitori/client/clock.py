@@ -73,6 +73,7 @@ class FakeClock:
         self._now = start
         self._timers: list[tuple[float, int, _FakeTimer]] = []
         self._sequence = itertools.count()
+        self._timer_added = asyncio.Event()
 
     def now(self) -> float:
         return self._now
@@ -80,6 +81,7 @@ class FakeClock:
     def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
         timer = _FakeTimer(callback)
         heapq.heappush(self._timers, (when, next(self._sequence), timer))
+        self._timer_added.set()
         return timer
 
     async def sleep(self, seconds: float) -> None:
@@ -107,6 +109,12 @@ class FakeClock:
         self._now = target
 
     def has_waiters(self) -> bool:
-        """Whether any timer or sleeper is pending: a test's way to know that the code under
-        test has reached its wait before it steps time."""
+        """Whether any timer or sleeper is pending."""
         return any(timer.callback is not None for _, _, timer in self._timers)
+
+    async def wait_for_waiters(self) -> None:
+        """Return once a timer or sleeper is pending: a test's way to know that the code under
+        test has reached its wait before it steps time."""
+        while not self.has_waiters():
+            self._timer_added.clear()
+            await self._timer_added.wait()
