@@ -45,6 +45,14 @@ def test_scale_with_current_replicas_puts_the_scale(kubectl, namespace: str) -> 
     assert scale["status"]["selector"] == "app=web"
 
 
+def test_get_subresource_scale_prints_desired_and_available(kubectl, namespace: str) -> None:
+    kubectl("create", "deployment", "web", "--image=nginx", "--replicas=2", "-n", namespace)
+    out = kubectl("get", "deploy", "web", "--subresource=scale", "-n", namespace)
+    header, row = out.splitlines()
+    assert header.split() == ["NAME", "DESIRED", "AVAILABLE", "AGE"]
+    assert row.split()[:3] == ["web", "2", "0"]
+
+
 def test_scale_with_wrong_current_replicas_fails_as_upstream(kubectl, namespace: str) -> None:
     kubectl("create", "deployment", "web", "--image=nginx", "--replicas=2", "-n", namespace)
     result = kubectl.run("scale", "deploy/web", "--current-replicas=3", "--replicas=4",

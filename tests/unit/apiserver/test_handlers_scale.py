@@ -133,3 +133,16 @@ async def test_scale_of_a_kind_without_one_is_not_found(api: API) -> None:
     async with api.session.get(
             api.url("/apis/apps/v1/namespaces/default/daemonsets/x/scale")) as resp:
         assert resp.status == 404
+
+
+async def test_scale_as_table_prints_desired_and_available(api: API) -> None:
+    await create(api, DEPLOYMENTS, deployment("web", replicas=3))
+    async with api.session.get(
+            api.url(f"{DEPLOYMENTS}/web/scale"),
+            headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}) as resp:
+        table = await resp.json()
+    assert [c["name"] for c in table["columnDefinitions"]] == [
+        "Name", "Desired", "Available", "Age"]
+    assert table["columnDefinitions"][0]["format"] == ""
+    [row] = table["rows"]
+    assert row["cells"][:3] == ["web", 3, 0]

@@ -1,6 +1,8 @@
-"""Printer for the autoscaling group: horizontalpodautoscalers.
+"""Printers for the autoscaling group: horizontalpodautoscalers, and the Scale that every
+`<resource>/scale` subresource answers (`kubectl get deploy x --subresource=scale`), which the
+apiserver prints under the resource name `scale`.
 
-Mirrors printHorizontalPodAutoscaler and formatHPAMetrics of
+Mirrors printHorizontalPodAutoscaler, formatHPAMetrics and printScale of
 pkg/printers/internalversion/printers.go (v1.33). Upstream prints the internal (autoscaling/v2
 shaped) object whichever version was asked for; an autoscaling/v1 object is first read as the
 v2 CPU-utilization metric it converts to.
@@ -13,7 +15,16 @@ from typing import Any
 
 from kajitori.api import meta
 from kajitori.api.printers import cells
-from kajitori.api.printers.printer import AGE, NAME, Column, Doc, Obj, Printer, created
+from kajitori.api.printers.printer import (
+    AGE,
+    NAME,
+    NAME_DOC,
+    Column,
+    Doc,
+    Obj,
+    Printer,
+    created,
+)
 
 HPA = "io.k8s.api.autoscaling.v2."
 METRICS_SHOWN = 2
@@ -129,4 +140,23 @@ HORIZONTALPODAUTOSCALERS = Printer(
     cells=_hpa_cells,
 )
 
-PRINTERS: dict[str, Printer] = {"horizontalpodautoscalers": HORIZONTALPODAUTOSCALERS}
+SCALE_V1 = "io.k8s.api.autoscaling.v1."
+
+
+def _scale_cells(scale: Obj, now: datetime) -> list[Any]:
+    return [meta.name(scale), int((scale.get("spec") or {}).get("replicas") or 0),
+            int((scale.get("status") or {}).get("replicas") or 0), created(scale, now)]
+
+
+SCALE = Printer(
+    columns=(
+        Column("Name", NAME_DOC),  # upstream gives this Name column no `name` format
+        Column("Desired", Doc(SCALE_V1 + "ScaleSpec", "replicas"), type="integer"),
+        Column("Available", Doc(SCALE_V1 + "ScaleStatus", "replicas"), type="integer"),
+        AGE,
+    ),
+    cells=_scale_cells,
+)
+
+PRINTERS: dict[str, Printer] = {"horizontalpodautoscalers": HORIZONTALPODAUTOSCALERS,
+                                "scale": SCALE}

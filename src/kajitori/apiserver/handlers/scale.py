@@ -26,6 +26,8 @@ Obj = dict[str, Any]
 
 # Server-side apply of a Scale needs managed fields (#3); the other three work.
 PATCH_TYPES = [jsonpatch.CONTENT_TYPE, mergepatch.CONTENT_TYPE, strategicpatch.CONTENT_TYPE]
+# What `kajitori.api.printers` prints a Scale's Table under (Name, Desired, Available, Age).
+SCALE_PRINTER = "scale"
 
 
 async def scale(scope: RequestScope, access: scale_.ScaleAccess) -> web.Response:
@@ -33,7 +35,9 @@ async def scale(scope: RequestScope, access: scale_.ScaleAccess) -> web.Response
     says. The caller has checked the verb against the subresource's (get, update, patch)."""
     if scope.info.verb == "get":
         parent = await scope.registry.get(scope.info.namespace, scope.info.name)
-        return responses.json_response(scale_.scale_of(parent, access))
+        return responses.json_response(responses.render_object(
+            scale_.scale_of(parent, access), scope.rendering, group=scale_.SCALE_GROUP,
+            resource=SCALE_PRINTER, include_object=scope.include_object, now=scope.now))
     if scope.info.verb == "update":
         wanted, warnings = await decode_body(scope, gvk=scale_.SCALE_GVK)
         _check_kind(wanted)
