@@ -12,8 +12,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+import aiohttp
+
 from kajitori.api import errors
 from kajitori.client import clock as clock_
+
+RETRIABLE = (errors.StatusError, aiohttp.ClientError, OSError, TimeoutError, ValueError)
+"""Failures of a call to the API that a retrying loop (reflector, leader election) logs and
+retries after a delay: API errors, transport errors, undecodable bodies. Anything else is a
+bug and propagates to the loop's owner."""
 
 
 @dataclass(frozen=True)

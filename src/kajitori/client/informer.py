@@ -18,8 +18,8 @@ passed to `on_update` even if unchanged, as upstream does: compare resourceVersi
 A handler's exception is not caught: it ends `run()`, so the owner's TaskGroup sees the bug.
 
 Cached objects are shared between the cache and every handler: copy before changing one.
-How lists and watches reach the server is the `ListerWatcher` seam (`rest.py` supplies the
-HTTP one); this module knows nothing of URLs.
+How lists and watches reach the server is the `ListerWatcher` seam: `rest.ListWatch` is the
+HTTP one, which `SharedInformerFactory` builds; tests plug in a fake.
 
 Departures from upstream: handlers run inline rather than on a goroutine per listener (one
 event loop; handlers must not block), there is one resync period per informer rather than per
@@ -42,6 +42,7 @@ import aiohttp
 from kajitori.api import errors, meta
 from kajitori.client import backoff as backoff_
 from kajitori.client import clock as clock_
+from kajitori.client import rest
 
 Obj = dict[str, Any]
 IndexFunc = Callable[[Obj], list[str]]
@@ -57,11 +58,6 @@ ADDED, MODIFIED, DELETED, BOOKMARK, ERROR = "ADDED", "MODIFIED", "DELETED", "BOO
 WATCH_CLIENT_GRACE = 30.0
 """Seconds a watch may outlive its `timeoutSeconds` before the client gives up on it: the
 server ends it at the timeout, so silence beyond is a dead connection."""
-
-RETRIABLE = (errors.StatusError, aiohttp.ClientError, OSError, TimeoutError, ValueError)
-"""Failures of a list or watch that the reflector logs and retries after a backoff: API
-errors, transport errors and undecodable bodies. Anything else is a bug and ends `run()`."""
-
 
 @dataclass(frozen=True)
 class InformerSettings:
@@ -289,7 +285,7 @@ class Informer:
             failure: BaseException | None = None
             try:
                 await self._list_and_watch(backoff)
-            except RETRIABLE as exc:
+            except backoff_.RETRIABLE as exc:
                 log.warning("%s: list and watch failed, will retry: %s", self.name, exc)
                 failure = exc
             await self._clock.sleep(backoff.delay(failure))
@@ -391,6 +387,55 @@ class Informer:
                 for handlers in self._handlers:
                     if handlers.on_update is not None:
                         handlers.on_update(obj, obj)
+
+
+class SharedInformerFactory:
+    """One informer per resource, shared by every user that asks for it (upstream's
+    `SharedInformerFactory`, here for any resource by group, version and plural, as the
+    dynamic factory). `run()` runs every informer asked for, before or after it started."""
+
+    def __init__(self, client: rest.RESTClient, *, settings: InformerSettings | None = None,
+                 namespace: str = "", clock: clock_.Clock | None = None) -> None:
+        self._client = client
+        self._settings = settings or InformerSettings()
+        self._namespace = namespace  # "" watches all namespaces (upstream's WithNamespace)
+        self._clock = clock
+        self._informers: dict[tuple[str, str, str], Informer] = {}
+        self._group: asyncio.TaskGroup | None = None
+
+    def informer_for(self, group: str, version: str, plural: str) -> Informer:
+        """The informer of `plural` in `group`/`version` (`""` is the core group), created on
+        first request; started at once if the factory is running."""
+        gvr = (group, version, plural)
+        existing = self._informers.get(gvr)
+        if existing is not None:
+            return existing
+        lister_watcher = rest.ListWatch(self._client, group, version, plural,
+                                        namespace=self._namespace)
+        created = Informer(lister_watcher, name=f"{plural}.{group}" if group else plural,
+                           settings=self._settings, clock=self._clock)
+        self._informers[gvr] = created
+        if self._group is not None:
+            self._group.create_task(created.run())
+        return created
+
+    async def run(self) -> None:
+        """Run the informers until cancelled; a handler's exception in any ends them all and
+        propagates (in an ExceptionGroup)."""
+        async with asyncio.TaskGroup() as group:
+            for existing in self._informers.values():
+                group.create_task(existing.run())
+            self._group = group
+            try:
+                await asyncio.Event().wait()
+            finally:
+                self._group = None
+
+    async def wait_for_cache_sync(self) -> None:
+        """Return once every informer asked for so far has synced (upstream's
+        `WaitForCacheSync`); callers bound it with a timeout."""
+        for existing in list(self._informers.values()):
+            await existing.wait_for_sync()
 
 
 def _is_unavailable_version(exc: errors.StatusError) -> bool:
