@@ -5,6 +5,7 @@ server ends them."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 
 from conftest import Recorder, running
 from kajitori.client import informer, rest
@@ -58,7 +59,8 @@ async def test_watch_ended_by_the_server_resumes_without_relisting(
             lists.append(resource_version)
             return await super().list(resource_version=resource_version)
 
-        def watch(self, *, resource_version: str, timeout_seconds: int):  # type: ignore[no-untyped-def]
+        def watch(self, *, resource_version: str, timeout_seconds: int
+                  ) -> AsyncGenerator[informer.Obj, None]:
             watches.append(resource_version)
             if len(watches) == 2:
                 rewatched.set()
