@@ -19,7 +19,18 @@ from typing import Any
 import orjson
 
 from kajitori.admission import interface as admission
-from kajitori.api import catalogue, defaults, errors, fields, labels, meta, strategy, validation
+from kajitori.api import (
+    catalogue,
+    defaults,
+    errors,
+    fields,
+    labels,
+    managedfields,
+    meta,
+    strategy,
+    validation,
+)
+from kajitori.api.apiextensions import customresource
 from kajitori.apiserver import serviceallocator
 from kajitori.storage import errors as storage_errors
 from kajitori.storage.interface import Store, WatchEvent
@@ -66,6 +77,9 @@ class Registry:
     admission: admission.Chain
     # Services only: cluster IPs and node ports come from here on create.
     service_allocator: serviceallocator.ServiceAllocator | None = None
+    # Custom resources and CustomResourceDefinitions: rules that are data. Its hooks replace
+    # the built-in defaulting, preparation and validation, and it keeps generation itself.
+    custom: customresource.CustomStrategy | None = None
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -204,7 +218,8 @@ class Registry:
         return self.resource.subresource("status") is not None
 
     def _validate(self, obj: Obj, old: Obj | None) -> None:
-        problems = validation.validate(self.resource.group, self.resource.plural, obj, old=old)
+        problems = self.custom.validate(obj, old) if self.custom is not None else \
+            validation.validate(self.resource.group, self.resource.plural, obj, old=old)
         if problems:
             raise errors.invalid(self.resource.kind, meta.name(obj), problems,
                                  group=self.resource.group)
@@ -213,22 +228,32 @@ class Registry:
                 f"Request entity too large: limit is {MAX_OBJECT_BYTES}")
 
     async def create(self, namespace: str, obj: Obj, *, dry_run: bool = False,
-                     user: Any = None) -> Obj:
-        """Create `obj` (the caller's decoded body, which this method owns and changes)."""
+                     user: Any = None, field_manager: str | None = None) -> Obj:
+        """Create `obj` (the caller's decoded body, which this method owns and changes).
+        `field_manager`: who writes, recorded in managedFields (None: record nothing, as for
+        an applied object whose managed fields are already computed)."""
         self._check_identity(obj, namespace, None)
         md = obj["metadata"]
         if not md.get("name") and not md.get("generateName"):
             raise errors.invalid(self.resource.kind, "", [errors.FieldError.required(
                 "metadata.name", "name or generateName is required")],
                 group=self.resource.group)
-        defaults.apply_defaults(self.resource.group, self.resource.version, self.resource.kind,
-                                obj)
+        if self.custom is not None:
+            self.custom.default(obj)
+        else:
+            defaults.apply_defaults(self.resource.group, self.resource.version,
+                                    self.resource.kind, obj)
+        if field_manager is not None:
+            managedfields.update(None, obj, manager=field_manager, scope=self._fields_scope(""))
         await self.admission.admit(admission.Attributes(
             operation="CREATE", resource=self.resource, namespace=namespace,
             name=md.get("name", ""), obj=obj, old=None, user=user, dry_run=dry_run))
         self._fill_system_fields(obj)
-        strategy.prepare_for_create(self.resource.group, self.resource.plural, obj,
-                                    has_status=self._has_status())
+        if self.custom is not None:
+            self.custom.prepare_for_create(obj)
+        else:
+            strategy.prepare_for_create(self.resource.group, self.resource.plural, obj,
+                                        has_status=self._has_status())
         if self.service_allocator is None:
             return await self._store_new(namespace, obj, dry_run=dry_run)
         await self.service_allocator.allocate(obj)
@@ -278,7 +303,8 @@ class Registry:
             md.pop("generation", None)
 
     async def update(self, namespace: str, name: str, obj: Obj, *, dry_run: bool = False,
-                     subresource: str = "", user: Any = None) -> Obj:
+                     subresource: str = "", user: Any = None,
+                     field_manager: str | None = None) -> Obj:
         """Replace the object (PUT). A resourceVersion in the body is a precondition; without
         one the write is unconditional, as upstream allows for most kinds."""
         self._check_identity(obj, namespace, name)
@@ -291,21 +317,27 @@ class Registry:
         if wanted and wanted != meta.resource_version(old):
             raise errors.object_modified(self.resource.qualified, name)
         return await self._write_update(key, obj, old, dry_run=dry_run, subresource=subresource,
-                                        user=user)
+                                        user=user, field_manager=field_manager)
 
     async def _write_update(self, key: str, obj: Obj, old: Obj, *, dry_run: bool,
-                            subresource: str, user: Any) -> Obj:
+                            subresource: str, user: Any, field_manager: str | None) -> Obj:
         name = meta.name(old)
         if subresource == "status":
             strategy.prepare_for_status_update(obj, old)
         elif subresource == "finalize":
             strategy.prepare_for_finalize_update(obj, old)
+        elif self.custom is not None:
+            self.custom.default(obj)
+            self.custom.prepare_for_update(obj, old)
         else:
             defaults.apply_defaults(self.resource.group, self.resource.version,
                                     self.resource.kind, obj)
             strategy.prepare_for_update(self.resource.group, self.resource.plural, obj, old,
                                         has_status=self._has_status())
         self._keep_system_fields(obj, old)
+        if field_manager is not None:
+            managedfields.update(old, obj, manager=field_manager,
+                                 scope=self._fields_scope(subresource))
         await self.admission.admit(admission.Attributes(
             operation="UPDATE", resource=self.resource, namespace=meta.namespace(old),
             name=name, obj=obj, old=old, user=user, dry_run=dry_run))
@@ -325,6 +357,11 @@ class Registry:
         except storage_errors.KeyNotFound as exc:
             raise errors.not_found(self.resource.qualified, name) from exc
 
+    def _fields_scope(self, subresource: str) -> managedfields.Scope:
+        return managedfields.Scope(self.resource.group, self.resource.version,
+                                   self.resource.kind, subresource=subresource,
+                                   has_status=self._has_status())
+
     def _keep_system_fields(self, obj: Obj, old: Obj) -> None:
         md = obj.setdefault("metadata", {})
         old_md = old["metadata"]
@@ -334,7 +371,8 @@ class Registry:
                 md[system_field] = old_md[system_field]
             else:
                 md.pop(system_field, None)
-        if (self.resource.group, self.resource.plural) not in strategy.GENERATION_KINDS:
+        if self.custom is None and \
+                (self.resource.group, self.resource.plural) not in strategy.GENERATION_KINDS:
             # Only the strategies of generation-tracking kinds set it; clients never do.
             if "generation" in old_md:
                 md["generation"] = old_md["generation"]
@@ -346,9 +384,12 @@ class Registry:
 
     async def patch(self, namespace: str, name: str,
                     apply_patch: Callable[[Obj], Awaitable[Obj] | Obj], *,
-                    dry_run: bool = False, subresource: str = "", user: Any = None) -> Obj:
+                    dry_run: bool = False, subresource: str = "", user: Any = None,
+                    field_manager: str | None = None) -> Obj:
         """Read, patch, write with compare-and-swap; retried on a lost race unless the patch
-        itself carries a resourceVersion (then a mismatch is the client's 409)."""
+        itself carries a resourceVersion (then a mismatch is the client's 409).
+        `field_manager` as for `update`; None for apply patches, which set managed fields
+        themselves."""
         key = self._key(namespace, name)
         for attempt in range(PATCH_RETRIES):
             try:
@@ -364,7 +405,8 @@ class Registry:
             self._check_identity(patched, namespace, name)
             try:
                 return await self._write_update(key, patched, old, dry_run=dry_run,
-                                                subresource=subresource, user=user)
+                                                subresource=subresource, user=user,
+                                                field_manager=field_manager)
             except errors.StatusError as exc:
                 if exc.reason != "Conflict" or attempt == PATCH_RETRIES - 1:
                     raise
@@ -416,6 +458,8 @@ class Registry:
         """The object with deletionTimestamp (and finalizers for the propagation policy), or
         None when it can go from storage at once."""
         grace = self._grace_period(old, options)
+        if self.custom is not None:
+            old = self.custom.prepare_for_delete(old)
         finalizers_ = list(meta.finalizers(old))
         policy = options.propagation_policy
         if policy == "Orphan" and FINALIZER_ORPHAN not in finalizers_:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from kajitori.api import managedfields
 from kajitori.apiserver import body, negotiation, responses
 from kajitori.apiserver.handlers.scope import RequestScope
 
@@ -21,14 +22,22 @@ async def decode_body(scope: RequestScope, *, gvk: tuple[str, str, str] | None =
     obj, duplicates = body.decode(raw, media)
     mode = body.field_validation(scope.query.get("fieldValidation"),
                                  options_kind=scope.options_kind)
+    custom = scope.registry.custom
     warnings = body.check(obj, gvk or body.gvk_of(scope.registry.resource), mode=mode,
-                          duplicates=duplicates)
+                          duplicates=duplicates,
+                          prune=custom.prune if custom is not None and gvk is None else None)
     return obj, warnings
+
+
+def field_manager(scope: RequestScope) -> str:
+    """Who writes, for managedFields: `fieldManager`, else the User-Agent's program."""
+    return managedfields.manager_name(scope.query.get("fieldManager"),
+                                      scope.http.headers.get("User-Agent"))
 
 
 async def create(scope: RequestScope) -> web.Response:
     obj, warnings = await decode_body(scope)
     dry_run = scope.dry_run
     created = await scope.registry.create(scope.info.namespace, obj, dry_run=dry_run,
-                                          user=scope.user)
+                                          user=scope.user, field_manager=field_manager(scope))
     return responses.json_response(created, status=201, warnings=warnings)

@@ -1,12 +1,13 @@
-"""PATCH: JSON patch, merge patch, strategic merge patch, and apply patches.
+"""PATCH: JSON patch, merge patch, strategic merge patch, and server-side apply.
 
 Mirrors staging/src/k8s.io/apiserver/pkg/endpoints/handlers/patch.go. The patch is applied to
 the stored object inside the registry's read-modify-write loop, so a concurrent writer makes it
-re-apply rather than fail; a resourceVersion inside the patch is a precondition.
+re-apply rather than fail; a resourceVersion inside the patch is a precondition (kubectl's
+move to server-side apply replaces `/metadata/managedFields` under one).
 
-Server-side apply (`application/apply-patch+yaml`) is, until #3 lands, a strategic merge of the
-applied configuration that creates the object when it is absent; managed fields and conflicts
-come with #3.
+`application/apply-patch+yaml` is server-side apply (`kajitori.api.managedfields.apply`): it
+sets managed fields itself and creates the object when it is absent; every other patch is an
+Update the registry records under the `fieldManager` parameter or the User-Agent's program.
 """
 
 from __future__ import annotations
@@ -17,15 +18,18 @@ import orjson
 import yaml
 from aiohttp import web
 
-from kajitori.api import errors, jsonpatch, mergepatch, schemas, strategicpatch
+from kajitori.api import errors, jsonpatch, managedfields, mergepatch, schemas, strategicpatch
 from kajitori.apiserver import body, responses
-from kajitori.apiserver.handlers.scope import RequestScope
+from kajitori.apiserver.handlers.scope import TRUE_VALUES, RequestScope
 
 Obj = dict[str, Any]
 
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = [jsonpatch.CONTENT_TYPE, mergepatch.CONTENT_TYPE, strategicpatch.CONTENT_TYPE,
                APPLY_PATCH]
+FORCE_NOT_APPLY = "may not be specified for non-apply patch"
+FIELD_MANAGER_REQUIRED = "is required for apply patch"
+NAME_MISMATCH = "the name of the object ({body}) does not match the name on the URL ({url})"
 
 
 def _parse(raw: bytes, patch_type: str) -> Any:
@@ -49,10 +53,19 @@ async def patch(scope: RequestScope) -> web.Response:
     document = _parse(raw, patch_type)
     mode = body.field_validation(scope.query.get("fieldValidation"),
                                  options_kind=scope.options_kind)
-    if patch_type == APPLY_PATCH and not scope.query.get("fieldManager"):
-        raise body.options_invalid(scope.options_kind, errors.FieldError.required(
-            "fieldManager", "is required for apply patch"))
+    field_manager = scope.query.get("fieldManager")
+    force = scope.query.get("force")
+    if patch_type == APPLY_PATCH:
+        if not field_manager:
+            raise body.options_invalid(scope.options_kind, errors.FieldError.required(
+                "fieldManager", FIELD_MANAGER_REQUIRED))
+        return await _apply(scope, document, manager=field_manager,
+                            force=force in TRUE_VALUES)
+    if force is not None:
+        raise body.options_invalid(scope.options_kind, errors.FieldError.forbidden(
+            "force", FORCE_NOT_APPLY))
     warnings: list[str] = []
+    custom = scope.registry.custom
 
     def apply(current: Obj) -> Obj:
         if patch_type == jsonpatch.CONTENT_TYPE:
@@ -64,22 +77,49 @@ async def patch(scope: RequestScope) -> web.Response:
                 raise errors.bad_request("patch body must be an object")
             patched = strategicpatch.apply(current, document, definition=definition) \
                 if definition else mergepatch.apply(current, document)
-        warnings[:] = body.check(patched, body.gvk_of(res), mode=mode, duplicates=[])
+        warnings[:] = body.check(patched, body.gvk_of(res), mode=mode, duplicates=[],
+                                 prune=custom.prune if custom is not None else None)
         return patched
 
-    dry_run = scope.dry_run
+    patched = await scope.registry.patch(
+        scope.info.namespace, scope.info.name, apply, dry_run=scope.dry_run,
+        subresource=scope.info.subresource, user=scope.user,
+        field_manager=managedfields.manager_name(field_manager,
+                                                 scope.http.headers.get("User-Agent")))
+    return responses.json_response(patched, warnings=warnings)
+
+
+async def _apply(scope: RequestScope, document: Any, *, manager: str,
+                 force: bool) -> web.Response:
+    """Server-side apply: merge into the stored object, or create it from the configuration
+    (201) when there is none (never through a subresource)."""
+    res = scope.registry.resource
+    fields_scope = managedfields.Scope(res.group, res.version, res.kind,
+                                       subresource=scope.info.subresource,
+                                       has_status=res.subresource("status") is not None)
+
+    def apply(current: Obj) -> Obj:
+        applied = managedfields.apply(current, document, manager=manager, force=force,
+                                      scope=fields_scope)
+        # The merge shares values with the stored object, which the write path must not change.
+        return orjson.loads(orjson.dumps(applied))  # type: ignore[no-any-return]
+
     try:
-        patched = await scope.registry.patch(scope.info.namespace, scope.info.name, apply,
-                                             dry_run=dry_run,
+        applied = await scope.registry.patch(scope.info.namespace, scope.info.name, apply,
+                                             dry_run=scope.dry_run,
                                              subresource=scope.info.subresource,
                                              user=scope.user)
     except errors.StatusError as exc:
-        if exc.code != 404 or patch_type != APPLY_PATCH or scope.info.subresource:
+        if exc.code != 404 or scope.info.subresource:
             raise
-        if not isinstance(document, dict):
-            raise errors.bad_request("apply patch body must be an object") from exc
-        warnings = body.check(document, body.gvk_of(res), mode=mode, duplicates=[])
-        created = await scope.registry.create(scope.info.namespace, document, dry_run=dry_run,
+        new = managedfields.apply(None, document, manager=manager, force=force,
+                                  scope=fields_scope)
+        md = new.setdefault("metadata", {})
+        if md.get("name") and md["name"] != scope.info.name:
+            raise errors.bad_request(NAME_MISMATCH.format(body=md["name"],
+                                                          url=scope.info.name)) from exc
+        md["name"] = scope.info.name
+        created = await scope.registry.create(scope.info.namespace, new, dry_run=scope.dry_run,
                                               user=scope.user)
-        return responses.json_response(created, status=201, warnings=warnings)
-    return responses.json_response(patched, warnings=warnings)
+        return responses.json_response(created, status=201)
+    return responses.json_response(applied)
