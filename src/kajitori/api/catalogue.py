@@ -86,21 +86,57 @@ class GroupVersion:
 
 
 class Catalogue:
-    """Look-ups over the served resources. Built once; immutable afterwards, except that
-    CustomResourceDefinitions (a later issue) add group-versions through `add`."""
+    """Look-ups over the served resources. Built once from the built-in document; afterwards
+    only CustomResourceDefinitions change it, through `set_group` on the apiserver's own
+    `copy` (never on the shared `builtin()`)."""
 
     def __init__(self, document: Obj) -> None:
         self._groups: list[tuple[str, list[GroupVersion]]] = []
         self._by_path: dict[tuple[str, str, str], Resource] = {}
         self._by_kind: dict[tuple[str, str, str], Resource] = {}
+        self._custom: dict[str, list[GroupVersion]] = {}
         for item in document["items"]:
             group = item["metadata"].get("name", "")
             versions = [_group_version(group, v) for v in item["versions"]]
             self._groups.append((group, versions))
-            for gv in versions:
-                for res in gv.resources:
-                    self._by_path[(group, gv.version, res.plural)] = res
-                    self._by_kind.setdefault((group, gv.version, res.kind), res)
+            self._index(versions)
+
+    def _index(self, versions: list[GroupVersion]) -> None:
+        for gv in versions:
+            for res in gv.resources:
+                self._by_path[(gv.group, gv.version, res.plural)] = res
+                self._by_kind.setdefault((gv.group, gv.version, res.kind), res)
+
+    def copy(self) -> Catalogue:
+        """An independent catalogue serving the same resources."""
+        other = Catalogue({"items": []})
+        other._groups = list(self._groups)
+        other._by_path = dict(self._by_path)
+        other._by_kind = dict(self._by_kind)
+        other._custom = dict(self._custom)
+        return other
+
+    def set_group(self, group: str, versions: list[GroupVersion]) -> None:
+        """Serve exactly `versions` (preferred first) of a custom resource group, replacing
+        what it served before; no versions stops serving it. Custom groups come after the
+        built-in ones, by name, as upstream orders groups of equal priority. Raises ValueError
+        for a built-in group (custom resources may not join one)."""
+        if group not in self._custom and self.group_versions(group):
+            raise ValueError(f"{group} is a built-in group")
+        for gv in self._custom.pop(group, []):
+            for res in gv.resources:
+                self._by_path.pop((group, gv.version, res.plural), None)
+                if self._by_kind.get((group, gv.version, res.kind)) is res:
+                    del self._by_kind[(group, gv.version, res.kind)]
+        if versions:
+            self._custom[group] = list(versions)
+            self._index(versions)
+        builtin_groups = [(name, vs) for name, vs in self._groups if name not in self._custom
+                          and name != group]
+        self._groups = builtin_groups + sorted(self._custom.items())
+
+    def is_custom(self, group: str) -> bool:
+        return group in self._custom
 
     def groups(self) -> list[tuple[str, list[GroupVersion]]]:
         """(group, versions preferred first), the core group (``) first."""

@@ -24,6 +24,7 @@ and connect subresources (exec, attach, portforward, proxy, log) are left out.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -180,8 +181,13 @@ class OpenAPIDocuments:
     needs no document built. Not thread-safe: call from the event loop.
     """
 
-    def __init__(self, catalogue_: catalogue.Catalogue) -> None:
+    def __init__(self, catalogue_: catalogue.Catalogue, *,
+                 custom_document: Callable[[catalogue.GroupVersion], Obj | None] | None = None
+                 ) -> None:
         self._catalogue = catalogue_
+        # The document of a custom resource group-version, None for a built-in one (the
+        # apiserver's CustomResourceDefinitions; None when there are none).
+        self._custom_document = custom_document
         self._index: tuple[bytes, str] | None = None
         self._documents: dict[str, tuple[bytes, str]] = {}
 
@@ -194,7 +200,7 @@ class OpenAPIDocuments:
         """(body, etag) for `GET /openapi/v3`: `{"paths": {"api/v1": {"serverRelativeURL":
         "/openapi/v3/api/v1?hash=<HASH>"}, "apis/apps/v1": ...}}`."""
         if self._index is None:
-            paths = {key: {"serverRelativeURL": f"/openapi/v3/{key}?hash={_hash(gv)}"}
+            paths = {key: {"serverRelativeURL": f"/openapi/v3/{key}?hash={self._etag(key, gv)}"}
                      for key, gv in self._group_versions().items()}
             body = orjson.dumps({"paths": paths}, option=orjson.OPT_SORT_KEYS)
             self._index = (body, hashlib.sha512(body).hexdigest().upper())
@@ -210,9 +216,21 @@ class OpenAPIDocuments:
         gv = self._group_versions().get(key)
         if gv is None:
             return None
-        body = orjson.dumps(build_document(gv), option=orjson.OPT_SORT_KEYS)
-        self._documents[key] = (body, _hash(gv))
+        custom = self._custom_document(gv) if self._custom_document is not None else None
+        if custom is None:
+            body = orjson.dumps(build_document(gv), option=orjson.OPT_SORT_KEYS)
+            self._documents[key] = (body, _hash(gv))
+        else:
+            body = orjson.dumps(custom, option=orjson.OPT_SORT_KEYS)
+            self._documents[key] = (body, hashlib.sha512(body).hexdigest().upper())
         return self._documents[key]
+
+    def _etag(self, key: str, gv: catalogue.GroupVersion) -> str:
+        """A built-in document's hash needs no document; a custom one's is its body's."""
+        if self._custom_document is None or self._custom_document(gv) is None:
+            return _hash(gv)
+        found = self.document(key)
+        return found[1] if found is not None else _hash(gv)
 
     def _group_versions(self) -> dict[str, catalogue.GroupVersion]:
         found: dict[str, catalogue.GroupVersion] = {}
@@ -230,17 +248,28 @@ def _hash(gv: catalogue.GroupVersion) -> str:
     return hashlib.sha512(source).hexdigest().upper()
 
 
-def build_document(gv: catalogue.GroupVersion) -> Obj:
-    """The OpenAPI 3.0 document of one group-version."""
+DefinitionName = Callable[[str, str, str], str | None]
+"""(group, version, kind) -> the definition describing that kind, None when there is none."""
+
+
+def build_document(gv: catalogue.GroupVersion, *,
+                   definition_name: DefinitionName = schemas.definition_name,
+                   extra_schemas: Obj | None = None, extra_roots: tuple[str, ...] = ()) -> Obj:
+    """The OpenAPI 3.0 document of one group-version. Custom resources
+    (`kajitori.api.apiextensions.openapibuilder`) name their kinds' definitions with
+    `definition_name` and bring them in `extra_schemas` (already in OpenAPI 3.0 form), with
+    the built-in definitions those reference as `extra_roots`."""
     paths: Obj = {}
-    roots: set[str] = {STATUS}
+    roots: set[str] = {STATUS, *extra_roots}
     for resource in gv.resources:
-        _add_resource_paths(paths, resource, roots)
+        _add_resource_paths(paths, resource, roots, definition_name=definition_name)
+    components = component_schemas(roots)
+    components.update(extra_schemas or {})
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": TITLE, "version": KUBERNETES_VERSION},
         "paths": paths,
-        "components": {"schemas": component_schemas(roots)},
+        "components": {"schemas": dict(sorted(components.items()))},
     }
 
 
@@ -255,10 +284,10 @@ def _tag(group: str, version: str) -> str:
     return f"{prefix[:1].lower()}{prefix[1:-len(version)]}_{version}"
 
 
-def _add_resource_paths(paths: Obj, resource: catalogue.Resource, roots: set[str]) -> None:
-    definition = schemas.definition_name(resource.group, resource.version, resource.kind)
-    list_definition = schemas.definition_name(resource.group, resource.version,
-                                              resource.list_kind)
+def _add_resource_paths(paths: Obj, resource: catalogue.Resource, roots: set[str], *,
+                        definition_name: DefinitionName) -> None:
+    definition = definition_name(resource.group, resource.version, resource.kind)
+    list_definition = definition_name(resource.group, resource.version, resource.list_kind)
     prefix = f"/apis/{resource.group}/{resource.version}" if resource.group \
         else f"/api/{resource.version}"
     scope = "/namespaces/{namespace}" if resource.namespaced else ""
@@ -335,7 +364,7 @@ def _add_resource_paths(paths: Obj, resource: catalogue.Resource, roots: set[str
                              parameters=LIST_PARAMETERS)}
 
     for sub in resource.subresources:
-        sub_definition = schemas.definition_name(sub.group, sub.version, sub.kind)
+        sub_definition = definition_name(sub.group, sub.version, sub.kind)
         if sub.name in CONNECT_SUBRESOURCES or sub_definition is None:
             continue
         roots.add(sub_definition)

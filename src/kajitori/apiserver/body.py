@@ -9,6 +9,7 @@ is Warn). Type errors are always 400, as Go's decoder refuses them whatever the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -94,19 +95,26 @@ def field_validation(mode: str | None, *, options_kind: str) -> str:
     return mode
 
 
-def check(obj: Obj, gvk: tuple[str, str, str], *, mode: str,
-          duplicates: list[str]) -> list[str]:
+def check(obj: Obj, gvk: tuple[str, str, str], *, mode: str, duplicates: list[str],
+          prune: Callable[[Obj], list[str]] | None = None) -> list[str]:
     """Check the decoded body against the schema of `gvk` (group, version, kind); returns the
-    warnings to send. Unknown fields are pruned from `obj` (Go's decoder drops them)."""
+    warnings to send. Unknown fields are pruned from `obj` (Go's decoder drops them).
+    `prune`: a custom resource's own pruning (drops unknown fields in place, returns their
+    paths), used instead of the built-in schemas; custom objects decode without type errors,
+    which their schema validation reports later as 422."""
     group, version, kind = gvk
-    report = schemas.check(obj, group=group, version=version, kind=kind)
     prefix = f'{kind} in version "{version}" cannot be handled as a {kind}: '
-    if report.type_errors:
-        raise errors.bad_request(prefix + report.type_errors[0])
+    if prune is not None:
+        unknown = prune(obj)
+    else:
+        report = schemas.check(obj, group=group, version=version, kind=kind)
+        if report.type_errors:
+            raise errors.bad_request(prefix + report.type_errors[0])
+        unknown = report.unknown_fields
+        if unknown:
+            schemas.prune(obj, group=group, version=version, kind=kind)
     problems = [f'duplicate field "{d}"' for d in duplicates] + \
-        [f'unknown field "{u}"' for u in report.unknown_fields]
-    if report.unknown_fields:
-        schemas.prune(obj, group=group, version=version, kind=kind)
+        [f'unknown field "{u}"' for u in unknown]
     if not problems or mode == "Ignore":
         return []
     if mode == "Strict":

@@ -30,6 +30,7 @@ from kajitori.api import (
     strategy,
     validation,
 )
+from kajitori.api.apiextensions import customresource
 from kajitori.apiserver import serviceallocator
 from kajitori.storage import errors as storage_errors
 from kajitori.storage.interface import Store, WatchEvent
@@ -76,6 +77,9 @@ class Registry:
     admission: admission.Chain
     # Services only: cluster IPs and node ports come from here on create.
     service_allocator: serviceallocator.ServiceAllocator | None = None
+    # Custom resources and CustomResourceDefinitions: rules that are data. Its hooks replace
+    # the built-in defaulting, preparation and validation, and it keeps generation itself.
+    custom: customresource.CustomStrategy | None = None
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -214,7 +218,8 @@ class Registry:
         return self.resource.subresource("status") is not None
 
     def _validate(self, obj: Obj, old: Obj | None) -> None:
-        problems = validation.validate(self.resource.group, self.resource.plural, obj, old=old)
+        problems = self.custom.validate(obj, old) if self.custom is not None else \
+            validation.validate(self.resource.group, self.resource.plural, obj, old=old)
         if problems:
             raise errors.invalid(self.resource.kind, meta.name(obj), problems,
                                  group=self.resource.group)
@@ -233,16 +238,22 @@ class Registry:
             raise errors.invalid(self.resource.kind, "", [errors.FieldError.required(
                 "metadata.name", "name or generateName is required")],
                 group=self.resource.group)
-        defaults.apply_defaults(self.resource.group, self.resource.version, self.resource.kind,
-                                obj)
+        if self.custom is not None:
+            self.custom.default(obj)
+        else:
+            defaults.apply_defaults(self.resource.group, self.resource.version,
+                                    self.resource.kind, obj)
         if field_manager is not None:
             managedfields.update(None, obj, manager=field_manager, scope=self._fields_scope(""))
         await self.admission.admit(admission.Attributes(
             operation="CREATE", resource=self.resource, namespace=namespace,
             name=md.get("name", ""), obj=obj, old=None, user=user, dry_run=dry_run))
         self._fill_system_fields(obj)
-        strategy.prepare_for_create(self.resource.group, self.resource.plural, obj,
-                                    has_status=self._has_status())
+        if self.custom is not None:
+            self.custom.prepare_for_create(obj)
+        else:
+            strategy.prepare_for_create(self.resource.group, self.resource.plural, obj,
+                                        has_status=self._has_status())
         if self.service_allocator is None:
             return await self._store_new(namespace, obj, dry_run=dry_run)
         await self.service_allocator.allocate(obj)
@@ -315,6 +326,9 @@ class Registry:
             strategy.prepare_for_status_update(obj, old)
         elif subresource == "finalize":
             strategy.prepare_for_finalize_update(obj, old)
+        elif self.custom is not None:
+            self.custom.default(obj)
+            self.custom.prepare_for_update(obj, old)
         else:
             defaults.apply_defaults(self.resource.group, self.resource.version,
                                     self.resource.kind, obj)
@@ -357,7 +371,8 @@ class Registry:
                 md[system_field] = old_md[system_field]
             else:
                 md.pop(system_field, None)
-        if (self.resource.group, self.resource.plural) not in strategy.GENERATION_KINDS:
+        if self.custom is None and \
+                (self.resource.group, self.resource.plural) not in strategy.GENERATION_KINDS:
             # Only the strategies of generation-tracking kinds set it; clients never do.
             if "generation" in old_md:
                 md["generation"] = old_md["generation"]
@@ -443,6 +458,8 @@ class Registry:
         """The object with deletionTimestamp (and finalizers for the propagation policy), or
         None when it can go from storage at once."""
         grace = self._grace_period(old, options)
+        if self.custom is not None:
+            old = self.custom.prepare_for_delete(old)
         finalizers_ = list(meta.finalizers(old))
         policy = options.propagation_policy
         if policy == "Orphan" and FINALIZER_ORPHAN not in finalizers_:

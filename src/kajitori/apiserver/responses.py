@@ -68,11 +68,13 @@ def partial_metadata(obj: Obj, version: str) -> Obj:
 
 
 def render_object(obj: Obj, rendering: negotiation.Rendering, *, group: str, resource: str,
-                  include_object: str, now: datetime.datetime) -> Obj:
-    """One object as the client asked: itself, a one-row Table, or its metadata."""
+                  include_object: str, now: datetime.datetime,
+                  printer: printers.Printer | None = None) -> Obj:
+    """One object as the client asked: itself, a one-row Table, or its metadata. `printer`:
+    a custom resource's Table shape (None: the built-in printer of the resource)."""
     if rendering.as_ == "Table":
         table = printers.table(group=group, resource=resource, objects=[obj],
-                               include_object=include_object, now=now,
+                               include_object=include_object, now=now, printer=printer,
                                list_metadata={"resourceVersion": obj.get("metadata", {}).get(
                                    "resourceVersion", "")})
         table["apiVersion"] = f"meta.k8s.io/{rendering.version}"
@@ -83,10 +85,12 @@ def render_object(obj: Obj, rendering: negotiation.Rendering, *, group: str, res
 
 
 def render_list(listed: Obj, rendering: negotiation.Rendering, *, group: str, resource: str,
-                include_object: str, now: datetime.datetime) -> Obj:
+                include_object: str, now: datetime.datetime,
+                printer: printers.Printer | None = None) -> Obj:
+    """A list as the client asked; `printer` as for `render_object`."""
     if rendering.as_ == "Table":
         table = printers.table(group=group, resource=resource, objects=listed["items"],
-                               include_object=include_object, now=now,
+                               include_object=include_object, now=now, printer=printer,
                                list_metadata=listed["metadata"])
         table["apiVersion"] = f"meta.k8s.io/{rendering.version}"
         return table

@@ -25,6 +25,7 @@ from kajitori.admission import plugins
 from kajitori.api import catalogue, errors, events, openapi, openapiv2
 from kajitori.apiserver import (
     bootstrap,
+    customresources,
     discovery,
     registry,
     requestinfo,
@@ -88,7 +89,8 @@ class APIServer:
     bind_address: str = "127.0.0.1"
     port: int = 6443
     advertise_address: str = "127.0.0.1"
-    catalogue: catalogue.Catalogue = field(default_factory=catalogue.builtin)
+    # The server's own copy: CustomResourceDefinitions add groups to it.
+    catalogue: catalogue.Catalogue = field(default_factory=lambda: catalogue.builtin().copy())
     authorizer: Any = field(default_factory=authz.MastersOnlyAuthorizer)
     # Signs ServiceAccount tokens (serviceaccounts/token); None serves no such subresource.
     token_issuer: serviceaccount.TokenIssuer | None = None
@@ -98,7 +100,11 @@ class APIServer:
     def __post_init__(self) -> None:
         self.discovery = discovery.DiscoveryDocuments(
             self.catalogue, server_address=f"{self.advertise_address}:{self.port}")
-        self.openapi = openapi.OpenAPIDocuments(self.catalogue)
+        self.customresources = customresources.CustomResources(
+            store=self.store, resources=self.catalogue, registry_for=self.registry_for,
+            on_change=self._custom_resources_changed)
+        self.openapi = openapi.OpenAPIDocuments(
+            self.catalogue, custom_document=self.customresources.openapi_document)
         self.admission = plugins.default_chain(
             get_namespace=self._get_namespace,
             list_priority_classes=self._list_priority_classes)
@@ -116,6 +122,7 @@ class APIServer:
             await bootstrap.ensure_defaults(self.registry_for, service_ip="10.96.0.1",
                                             advertise_address=self.advertise_address,
                                             port=self.port)
+            await self.customresources.start()
             app = web.Application(client_max_size=0, handler_args={"max_field_size": 65536})
             app.router.add_route("*", "/{tail:.*}", self._handle)
             self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
@@ -129,6 +136,7 @@ class APIServer:
 
     async def stop(self) -> None:
         self.ready.clear()
+        await self.customresources.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -153,9 +161,18 @@ class APIServer:
             reg = registry.Registry(
                 resource=resource, store=self._store_for(resource), admission=self.admission,
                 service_allocator=self.service_allocator
-                if (group, plural) == ("", "services") else None)
+                if (group, plural) == ("", "services") else None,
+                custom=self.customresources.strategy_for(group, version, plural))
             self._registries[key] = reg
         return reg
+
+    def _custom_resources_changed(self, groups: set[str]) -> None:
+        """CustomResourceDefinitions changed what `groups` serve: forget their registries
+        (their rules changed) and every discovery and OpenAPI document."""
+        for key in [k for k in self._registries if k[0] in groups]:
+            del self._registries[key]
+        self.discovery.catalogue_changed()
+        self.openapi.catalogue_changed()
 
     def _store_for(self, resource: catalogue.Resource) -> Store:
         """events.k8s.io Events live in the core Events' storage, in core form (upstream's
@@ -292,7 +309,9 @@ class APIServer:
                     raise errors.not_found_path()
                 return await tokenrequest.create_token(scope, self.token_issuer)
             if info.subresource == "scale":
-                access = scale.builtin_access(resource.group, resource.plural)
+                access = scale.builtin_access(resource.group, resource.plural) or \
+                    self.customresources.scale_access(resource.group, resource.version,
+                                                      resource.plural)
                 if access is None:
                     raise errors.not_found_path()
                 return await scale.scale(scope, access)

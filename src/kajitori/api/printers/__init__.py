@@ -109,7 +109,8 @@ def validate_include_object(value: str) -> None:
 
 
 def table(*, group: str, resource: str, objects: list[Obj], include_object: str = INCLUDE_METADATA,
-          now: datetime, list_metadata: Obj | None = None, with_headers: bool = True) -> Obj:
+          now: datetime, list_metadata: Obj | None = None, with_headers: bool = True,
+          printer: Printer | None = None) -> Obj:
     """A meta.k8s.io/v1 Table with one row per object, in the given order (FlowSchemas are sorted
     by matching precedence, as upstream sorts them).
 
@@ -124,12 +125,15 @@ def table(*, group: str, resource: str, objects: list[Obj], include_object: str 
       object's resourceVersion.
     - `with_headers`: False gives `"columnDefinitions": null`, as in every watch event after the
       first.
+    - `printer`: the shape of a resource whose columns are data (a custom resource's
+      additionalPrinterColumns, `kajitori.api.apiextensions.tableconvertor`); None picks the
+      built-in printer of `group`/`resource`.
 
     Rows share the objects' own dicts (metadata, full objects): serialize the Table, do not
     change it. Never mutates `objects`.
     """
     validate_include_object(include_object)
-    printer = printer_for(group, resource)
+    printer = printer or printer_for(group, resource)
     ordered = sorted(objects, key=printer.sort_key) if printer.sort_key else objects
     rows = []
     for obj in ordered:
@@ -146,7 +150,8 @@ def table(*, group: str, resource: str, objects: list[Obj], include_object: str 
         "kind": TABLE_KIND,
         "apiVersion": TABLE_API_VERSION,
         "metadata": _table_metadata(objects, list_metadata),
-        "columnDefinitions": column_definitions(group, resource) if with_headers else None,
+        "columnDefinitions": [column.definition() for column in printer.columns]
+        if with_headers else None,
         "rows": rows,
     }
 

@@ -22,8 +22,10 @@ async def decode_body(scope: RequestScope, *, gvk: tuple[str, str, str] | None =
     obj, duplicates = body.decode(raw, media)
     mode = body.field_validation(scope.query.get("fieldValidation"),
                                  options_kind=scope.options_kind)
+    custom = scope.registry.custom
     warnings = body.check(obj, gvk or body.gvk_of(scope.registry.resource), mode=mode,
-                          duplicates=duplicates)
+                          duplicates=duplicates,
+                          prune=custom.prune if custom is not None and gvk is None else None)
     return obj, warnings
 
 

@@ -17,7 +17,7 @@ async def get(scope: RequestScope) -> web.Response:
     res = scope.registry.resource
     return responses.json_response(responses.render_object(
         obj, scope.rendering, group=res.group, resource=res.plural,
-        include_object=scope.include_object, now=scope.now))
+        include_object=scope.include_object, now=scope.now, printer=scope.printer))
 
 
 async def list_(scope: RequestScope) -> web.Response:
@@ -27,4 +27,4 @@ async def list_(scope: RequestScope) -> web.Response:
     res = scope.registry.resource
     return responses.json_response(responses.render_list(
         listed, rendering, group=res.group, resource=res.plural,
-        include_object=scope.include_object, now=scope.now))
+        include_object=scope.include_object, now=scope.now, printer=scope.printer))

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kajitori.api import errors
+from kajitori.api import errors, printers
 from kajitori.apiserver import negotiation, registry, requestinfo
 
 TRUE_VALUES = ("true", "1", "True")
@@ -41,6 +41,12 @@ class RequestScope:
     def options_kind(self) -> str:
         """The meta.k8s.io options kind of this verb, which upstream names in option errors."""
         return OPTIONS_KINDS.get(self.info.verb, "CreateOptions")
+
+    @property
+    def printer(self) -> printers.Printer | None:
+        """The Table shape of a resource whose columns are data (custom resources)."""
+        custom = self.registry.custom
+        return custom.printer if custom is not None else None
 
     @property
     def dry_run(self) -> bool:

@@ -62,7 +62,8 @@ class _Encoder:
                                    include_object=self._scope.include_object,
                                    now=self._scope.now,
                                    list_metadata={"resourceVersion": meta.resource_version(obj)},
-                                   with_headers=not self._headers_sent)
+                                   with_headers=not self._headers_sent,
+                                   printer=self._scope.printer)
             table["apiVersion"] = f"meta.k8s.io/{rendering.version}"
             self._headers_sent = True
             obj = table
