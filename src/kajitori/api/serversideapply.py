@@ -148,8 +148,7 @@ def _compile(schema: Obj, *, name: str = "") -> Node:
         return _definition(ref)
     kinds = _types(schema)
     node: Node
-    if "object" in kinds and ("properties" in schema or
-                              schema.get("x-kubernetes-map-type") == "atomic"):
+    if "object" in kinds and "properties" in schema:
         node = Node(STRUCT)
         if name:
             _nodes[name] = node  # before the fields: definitions may recurse
@@ -564,7 +563,9 @@ def _compare_maps(lhs: Any, rhs: Any, node: Node, path: tuple[str, ...],
     always = node.always
     left: Obj = lhs if lhs is not _ABSENT else {}
     right: Obj = rhs if rhs is not _ABSENT else {}
-    for key in [*left, *(k for k in right if k not in left)]:
+    keys = [*left, *(k for k in right if k not in left)]
+    keys.extend(k for k in always if k not in left and k not in right)
+    for key in keys:
         lv = left.get(key, _ABSENT)
         rv = right.get(key, _ABSENT)
         if lv is None:
