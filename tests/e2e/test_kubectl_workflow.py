@@ -248,7 +248,6 @@ def test_apply_stdin(kubectl, namespace) -> None:
         == "configmap/piped configured\n"
 
 
-@pytest.mark.xfail(strict=True, reason="managedFields come with server-side apply, #3")
 def test_apply_server_side(kubectl, namespace) -> None:
     doc = configmap("ssa", owner="me")
     assert kubectl("-n", namespace, "apply", "--server-side", "-f", "-", input=doc) == \
