@@ -206,7 +206,7 @@ def test_explain_reads_the_schema(kubectl, group: str) -> None:
 
 def test_api_resources_lists_short_names(kubectl, group: str) -> None:
     out = kubectl("api-resources", f"--api-group={group}")
-    header, row = out.splitlines()
+    _header, row = out.splitlines()
     assert row.split() == ["crontabs", short_name(group), f"{group}/v1", "true", "CronTab"]
 
 

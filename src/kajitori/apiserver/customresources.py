@@ -347,14 +347,15 @@ class CustomResources:
             items = listed["items"]
             if not items:
                 return ""
-            for item in items:
-                if meta.deletion_timestamp(item):
-                    continue
+            pending = [item for item in items if not meta.deletion_timestamp(item)]
+            for item in pending:
                 try:
                     await reg.delete(meta.namespace(item), meta.name(item), options)
                 except errors.StatusError as exc:
                     if exc.code != 404:
                         return f"could not issue all deletes: {exc}"
+            if pending and loop.time() < deadline:
+                continue  # most are gone at once; the rest wait for their finalizers
             if loop.time() >= deadline:
                 return ("could not confirm zero CustomResources remaining: timed out waiting "
                         "for the condition")
@@ -383,6 +384,7 @@ def _strategy(crd: Obj, resource: catalogue.Resource) -> customresource.CustomRe
         schema=_schema(crd, resource.version),
         status_enabled="status" in subresources,
         scale=access,
+        scale_paths=scale if isinstance(scale, dict) else None,
         printer=tableconvertor.printer(tableconvertor.columns_for_version(crd,
                                                                           resource.version)),
         terminating=bool(meta.deletion_timestamp(crd)))

@@ -22,11 +22,13 @@ from typing import Any, Protocol
 from kajitori.api import catalogue, errors, meta, strategy
 from kajitori.api import scale as scale_
 from kajitori.api import validation as api_validation
-from kajitori.api.apiextensions import defaulting, pruning, schemavalidation
+from kajitori.api.apiextensions import defaulting, pruning, schemavalidation, tableconvertor
 from kajitori.api.errors import FieldError
 from kajitori.api.printers import printer as printer_
 
 Obj = dict[str, Any]
+
+MAX_INT32 = 2**31 - 1
 
 
 class CustomStrategy(Protocol):
@@ -65,6 +67,8 @@ class CustomResourceStrategy:
     schema: Obj | None  # the version's openAPIV3Schema
     status_enabled: bool
     scale: scale_.ScaleAccess | None
+    # The CRD's subresources.scale (specReplicasPath, statusReplicasPath, labelSelectorPath).
+    scale_paths: Obj | None
     printer: printer_.Printer
     # The CRD is being deleted: creates are refused, as upstream's handler does.
     terminating: bool = False
@@ -120,23 +124,57 @@ class CustomResourceStrategy:
         return errs
 
     def _validate_scale(self, obj: Obj) -> list[FieldError]:
-        """The replica count at specReplicasPath, when present, is a non-negative int32."""
-        if self.scale is None:
+        """upstream ValidateScaleSpec and ValidateScaleStatus: the replica counts, where
+        present, are non-negative int32s; the selector, where present, a string."""
+        if self.scale_paths is None:
             return []
-        current: Any = obj
-        for step in self.scale.spec_replicas:
-            if not isinstance(current, dict) or step not in current:
-                return []
-            current = current[step]
-        path = ".".join(self.scale.spec_replicas)
-        if isinstance(current, bool) or not isinstance(current, int):
-            return [FieldError.invalid(path, current, "should be an integer")]
-        if current < 0:
-            return [FieldError.invalid(path, current, "should be a non-negative integer")]
-        if current > 2**31 - 1:
-            return [FieldError.invalid(path, current, "should be less than or equal to "
-                                                      "2147483647")]
-        return []
+        errs: list[FieldError] = []
+        for key in ("specReplicasPath", "statusReplicasPath"):
+            path = self.scale_paths.get(key) or ""
+            value, problem = _nested(obj, path, "int64")
+            if problem:
+                errs.append(FieldError.invalid(path, 0, problem))
+            elif value is not None and value < 0:
+                errs.append(FieldError.invalid(path, value, "should be a non-negative integer"))
+            elif value is not None and value > MAX_INT32:
+                errs.append(FieldError.invalid(path, value, "should be less than or equal to "
+                                                            f"{MAX_INT32}"))
+        selector_path = self.scale_paths.get("labelSelectorPath") or ""
+        if selector_path:
+            _, problem = _nested(obj, selector_path, "string")
+            if problem:
+                errs.append(FieldError.invalid(selector_path, "", problem))
+        return errs
+
+
+def _nested(obj: Obj, path: str, expected: str) -> tuple[Any, str]:
+    """(value or None, accessor error as unstructured.NestedInt64/NestedString word it)."""
+    fields = [part for part in path.removeprefix(".").split(".") if part]
+    current: Any = obj
+    for i, name in enumerate(fields):
+        if not isinstance(current, dict):
+            return None, (f".{'.'.join(fields[:i])} accessor error: "
+                          f"{tableconvertor.go_text(current)} is of the type "
+                          f"{_go_type(current)}, expected map[string]interface{{}}")
+        if name not in current:
+            return None, ""
+        current = current[name]
+    wanted = str if expected == "string" else int
+    if isinstance(current, bool) or not isinstance(current, wanted):
+        return None, (f"{path} accessor error: {tableconvertor.go_text(current)} is of the type "
+                      f"{_go_type(current)}, expected {expected}")
+    return current, ""
+
+
+def _go_type(value: Any) -> str:
+    """Go's %T of a decoded JSON value."""
+    if value is None:
+        return "<nil>"
+    for python_type, go_type in ((bool, "bool"), (int, "int64"), (float, "float64"),
+                                 (str, "string"), (list, "[]interface {}")):
+        if isinstance(value, python_type):
+            return go_type
+    return "map[string]interface {}"
 
 
 def _non_metadata(obj: Obj) -> Obj:
