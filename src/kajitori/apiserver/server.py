@@ -34,6 +34,7 @@ from kajitori.apiserver import (
     version,
 )
 from kajitori.apiserver.handlers import (
+    binding,
     create,
     delete,
     get,
@@ -73,7 +74,7 @@ VERB_HANDLERS: dict[str, Handler] = {
 }
 # Subresources served so far; the generic registry serves status and finalize with the main
 # verb handlers, the verbs each allows come from discovery.
-SERVED_SUBRESOURCES = frozenset({"status", "finalize", "token", "scale"})
+SERVED_SUBRESOURCES = frozenset({"status", "finalize", "token", "scale", "binding"})
 
 
 @dataclass
@@ -304,6 +305,8 @@ class APIServer:
                 raise errors.not_found_path()
             if info.verb not in sub.verbs:
                 raise errors.method_not_allowed()
+            if info.subresource == "binding":
+                return await binding.create_binding(scope)
             if info.subresource == "token":
                 if self.token_issuer is None:
                     raise errors.not_found_path()
