@@ -12,7 +12,8 @@ there directly (compare-and-swap on the revision), never through HTTP.
 Departures: naming and establishing are one write (NamesAccepted and Established both True,
 where upstream passes through `Established=False, reason Installing` for a moment); instances
 are deleted one by one through their registry (finalizers and all) and their absence is polled
-every `CLEANUP_POLL_SECONDS` for up to `CLEANUP_TIMEOUT_SECONDS`, as upstream polls.
+every `CLEANUP_POLL_SECONDS` for up to `CLEANUP_TIMEOUT_SECONDS`, as upstream polls, then
+retried after `CLEANUP_RETRY_SECONDS` (upstream requeues with its rate limiter).
 
 Concurrency: one task reads the watch and syncs CRDs one at a time (naming is not safe to run
 concurrently, as upstream's single worker); each terminating CRD's cleanup runs in its own task.
@@ -50,6 +51,7 @@ CRD_PREFIX = f"/registry/{crds.GROUP}/{crds.RESOURCE}/"
 CRD_VERSION = "v1"
 CLEANUP_POLL_SECONDS = 0.5
 CLEANUP_TIMEOUT_SECONDS = 60.0
+CLEANUP_RETRY_SECONDS = 5.0
 WATCH_RETRY_SECONDS = 1.0
 
 
@@ -313,13 +315,16 @@ class CustomResources:
                            crds.INSTANCE_DELETION_IN_PROGRESS)
         crd = await self._write(updated)
         if crds.is_condition_true(crd, crds.ESTABLISHED):
-            failure = await self._delete_instances(crd)
-            if failure:
+            while failure := await self._delete_instances(crd):
+                # Instances held by finalizers nobody removes: say so, and try again later.
                 updated = copy.deepcopy(self._crds.get(name) or crd)
                 crds.set_condition(updated, crds.TERMINATING, crds.TRUE,
                                    (crds.INSTANCE_DELETION_FAILED, failure))
                 await self._write(updated)
-                return
+                await asyncio.sleep(CLEANUP_RETRY_SECONDS)
+                crd = self._crds.get(name) or {}
+                if not meta.deletion_timestamp(crd):
+                    return
             final = crds.INSTANCE_DELETION_COMPLETED
         else:
             final = crds.NEVER_ESTABLISHED

@@ -276,3 +276,40 @@ async def test_a_restarted_server_serves_stored_crds_before_it_is_ready(make_api
         await create(first, widget("a"))
     async with make_api() as second, second.session.get(second.url(f"{WIDGETS}/a")) as resp:
         assert resp.status == 200
+
+
+async def test_cluster_scoped_resources_have_no_namespace(api: API) -> None:
+    crd = widget_crd()
+    crd["spec"]["scope"] = "Cluster"
+    await install(api, crd)
+    async with api.session.post(api.url("/apis/example.com/v1/widgets"),
+                                json=widget("c")) as resp:
+        assert resp.status == 201, await resp.text()
+        created = await resp.json()
+    assert "namespace" not in created["metadata"]
+    async with api.session.get(api.url(f"{WIDGETS}/c")) as resp:
+        assert resp.status == 404
+
+
+async def test_creates_are_refused_while_the_crd_is_terminating(api: API) -> None:
+    await install(api)
+    await create(api, widget("held"))
+    async with api.session.patch(api.url(f"{WIDGETS}/held"), headers=MERGE,
+                                 data=b'{"metadata":{"finalizers":["example.com/hold"]}}'):
+        pass
+    async with api.session.delete(api.url(f"{CRDS}/widgets.example.com")) as resp:
+        assert resp.status == 200
+    await wait_for_crd(api, "widgets.example.com", "Terminating")
+    # The cleanup deletes the instance, which waits for its finalizer.
+    url = api.url(f"{WIDGETS}?watch=1&fieldSelector=metadata.name=held")
+    async with api.session.get(url) as resp:
+        async for line in resp.content:
+            if orjson.loads(line)["object"]["metadata"].get("deletionTimestamp"):
+                break
+    status, body, _ = await create(api, widget("late"))
+    assert (status, body["message"]) == (
+        405, 'create is not supported on resources of kind "widgets.example.com"')
+    async with api.session.patch(api.url(f"{WIDGETS}/held"), headers=MERGE,
+                                 data=b'{"metadata":{"finalizers":null}}') as resp:
+        assert resp.status == 200
+    await wait_until_gone(api, "widgets.example.com")
