@@ -16,6 +16,7 @@ the CustomResourceDefinition kind's own strategy.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,8 +44,11 @@ class CustomStrategy(Protocol):
     `printer` is the Table shape, None for the default convertor. All may raise StatusError.
     """
 
-    printer: printer_.Printer | None
-    prune: Any  # Callable[[Obj], list[str]] | None
+    @property
+    def printer(self) -> printer_.Printer | None: ...
+
+    @property
+    def prune(self) -> Callable[[Obj], list[str]] | None: ...
 
     def default(self, obj: Obj) -> None: ...
 

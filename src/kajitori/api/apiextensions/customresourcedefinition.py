@@ -121,8 +121,8 @@ class CustomResourceDefinitionStrategy:
     """The registry's hooks for customresourcedefinitions (see
     `kajitori.api.apiextensions.customresource.CustomStrategy` for the contract)."""
 
-    printer = None  # upstream's default table convertor
-    prune = None  # the built-in schema of the kind applies
+    printer: None = None  # upstream's default table convertor
+    prune: None = None  # the built-in schema of the kind applies
 
     def default(self, obj: Obj) -> None:
         apply_defaults(obj)

@@ -151,8 +151,8 @@ def _matches(step: _Filter, item: Any) -> bool:
         if not isinstance(current, str):
             return False
         left = current
-    return {
+    return bool({
         "==": lambda: left == operand, "!=": lambda: left != operand,
         "<": lambda: left < operand, ">": lambda: left > operand,
         "<=": lambda: left <= operand, ">=": lambda: left >= operand,
-    }[step.operator]()
+    }[step.operator]())
