@@ -18,6 +18,7 @@ up: venv
 
 test: venv
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 bench: venv
