@@ -20,7 +20,9 @@ PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
 RETURN_DELETED_OBJECT = frozenset({("", "pods")})
 
 
-async def _options(scope: RequestScope) -> registry.DeleteOptions:
+async def _options(scope: RequestScope) -> tuple[registry.DeleteOptions, bool]:
+    """The DeleteOptions of the body and query, and whether this is a dry run (kubectl puts
+    `dryRun: ["All"]` in the body, other clients in the query)."""
     raw = await body.read(scope.http)
     doc: dict[str, Any] = {}
     if raw.strip():
@@ -35,17 +37,25 @@ async def _options(scope: RequestScope) -> registry.DeleteOptions:
     if policy is not None and policy not in PROPAGATION_POLICIES:
         raise errors.invalid("DeleteOptions", "", [errors.FieldError.not_supported(
             "propagationPolicy", policy, list(PROPAGATION_POLICIES))])
+    body_dry_run = doc.get("dryRun") or []
+    if any(value != "All" for value in body_dry_run):
+        quoted = ", ".join(f'"{v}"' for v in body_dry_run)
+        raise errors.invalid("DeleteOptions", "", [errors.FieldError(
+            "dryRun", "FieldValueNotSupported",
+            f'Unsupported value: []string{{{quoted}}}: supported values: "All"')],
+            group="meta.k8s.io")
     preconditions = doc.get("preconditions") or {}
-    return registry.DeleteOptions(
+    options = registry.DeleteOptions(
         grace_period_seconds=grace, propagation_policy=policy,
         preconditions_uid=preconditions.get("uid"),
         preconditions_resource_version=preconditions.get("resourceVersion"))
+    return options, scope.dry_run or bool(body_dry_run)
 
 
 async def delete(scope: RequestScope) -> web.Response:
-    options = await _options(scope)
+    options, dry_run = await _options(scope)
     obj, gone = await scope.registry.delete(scope.info.namespace, scope.info.name, options,
-                                            dry_run=scope.dry_run, user=scope.user)
+                                            dry_run=dry_run, user=scope.user)
     res = scope.registry.resource
     if gone and (res.group, res.plural) not in RETURN_DELETED_OBJECT:
         md = obj.get("metadata", {})
@@ -55,8 +65,8 @@ async def delete(scope: RequestScope) -> web.Response:
 
 
 async def delete_collection(scope: RequestScope) -> web.Response:
-    options = await _options(scope)
+    options, dry_run = await _options(scope)
     listed = await scope.registry.delete_collection(scope.info.namespace, scope.list_options(),
-                                                    options, dry_run=scope.dry_run,
+                                                    options, dry_run=dry_run,
                                                     user=scope.user)
     return responses.json_response(listed)
