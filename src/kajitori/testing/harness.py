@@ -3,7 +3,8 @@
 Starts `kajitori server` as a child process on a free port with its data in a temporary
 directory, waits until `/readyz` answers, yields the admin kubeconfig path, and stops the server
 (SIGTERM, then SIGKILL) on exit. The same data directory can be handed to a second `cluster()`
-to test restarts.
+to test restarts. With `controllers=True` the controller manager (`kajitori.controllers.manager`)
+runs beside it in a second process, logging to `controllers.log`, stopped first on exit.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Cluster:
     data_dir: Path
     server: str
     process: subprocess.Popen[bytes]
+    controllers: subprocess.Popen[bytes] | None = None
 
     def kill(self) -> None:
         """Stop the server as a crash would (SIGKILL)."""
@@ -49,9 +51,27 @@ def _server_url(kubeconfig: Path) -> str | None:
         return None
 
 
+CONTROLLER_MANAGER = ("import asyncio, logging, pathlib, sys; "
+                      "from kajitori.controllers import manager; "
+                      "logging.basicConfig(level=logging.INFO); "
+                      "asyncio.run(manager.run(kubeconfig=pathlib.Path(sys.argv[1])))")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @contextlib.contextmanager
-def running(data_dir: Path, *, extra_args: tuple[str, ...] = ()) -> Iterator[Cluster]:
-    """A server on `data_dir` (kept afterwards); the building block of `cluster()`."""
+def running(data_dir: Path, *, extra_args: tuple[str, ...] = (),
+            controllers: bool = False) -> Iterator[Cluster]:
+    """A server on `data_dir` (kept afterwards), and with `controllers` the controller manager;
+    the building block of `cluster()`."""
     kubeconfig = data_dir / "admin.kubeconfig"
     with contextlib.suppress(FileNotFoundError):
         kubeconfig.unlink()  # a fresh one tells us the new port
@@ -60,18 +80,24 @@ def running(data_dir: Path, *, extra_args: tuple[str, ...] = ()) -> Iterator[Clu
         [sys.executable, "-m", "kajitori.cli.main", "server", "--data-dir", str(data_dir),
          "--https-port", "0", *extra_args],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    manager: subprocess.Popen[bytes] | None = None
+    manager_log = open(data_dir / "controllers.log", "ab") if controllers else None  # noqa: SIM115
     try:
         server = _wait_ready(process, kubeconfig, data_dir)
-        yield Cluster(kubeconfig=kubeconfig, data_dir=data_dir, server=server, process=process)
+        if controllers:
+            manager = subprocess.Popen(
+                [sys.executable, "-c", CONTROLLER_MANAGER, str(kubeconfig)],
+                stdout=manager_log, stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        yield Cluster(kubeconfig=kubeconfig, data_dir=data_dir, server=server, process=process,
+                      controllers=manager)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if manager is not None:
+            _stop(manager)
+        _stop(process)
         log.close()
+        if manager_log is not None:
+            manager_log.close()
 
 
 def _wait_ready(process: subprocess.Popen[bytes], kubeconfig: Path, data_dir: Path) -> str:
@@ -88,8 +114,8 @@ def _wait_ready(process: subprocess.Popen[bytes], kubeconfig: Path, data_dir: Pa
 
 
 @contextlib.contextmanager
-def cluster(*, extra_args: tuple[str, ...] = ()) -> Iterator[Path]:
+def cluster(*, extra_args: tuple[str, ...] = (), controllers: bool = False) -> Iterator[Path]:
     """Start a cluster in a temporary directory and yield its kubeconfig path."""
     with tempfile.TemporaryDirectory(prefix="kajitori-") as tmp, \
-            running(Path(tmp), extra_args=extra_args) as started:
+            running(Path(tmp), extra_args=extra_args, controllers=controllers) as started:
         yield started.kubeconfig

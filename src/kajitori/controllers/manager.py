@@ -1,0 +1,182 @@
+"""The controller manager: runs the enabled controllers while it holds the leader Lease.
+
+Mirrors kube-controller-manager (cmd/kube-controller-manager/app/controllermanager.go): the
+settings carry its flag names and defaults; `--controllers` takes `*` (every controller on by
+default), a name (enable it), `-name` (disable it), with upstream's aliases; all controllers
+share one REST client and one `SharedInformerFactory`, and run only under leader election on
+the Lease `kube-system/kube-controller-manager`, so two managers never act together. The table
+of controllers is `registry.py`.
+
+Entry point: `run(kubeconfig=..., settings=...)`. It returns when leadership is lost (a fresh
+process should start over as a candidate, as upstream exits) and raises what a controller's
+bug raises.
+
+Departure from upstream: the Lease is released on a clean stop (cancellation), so a restarted
+manager need not wait out the lease duration; upstream lets it expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from kajitori.client import informer, leaderelection, rest
+from kajitori.controllers import registry
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "kube-controller-manager"
+LEASE_NAMESPACE = "kube-system"
+ALL_CONTROLLERS = "*"
+
+
+def _leader_election() -> leaderelection.LeaderElectionSettings:
+    return leaderelection.LeaderElectionSettings(resource_name=LEASE_NAME,
+                                                 resource_namespace=LEASE_NAMESPACE)
+
+
+@dataclass(frozen=True)
+class ControllerManagerSettings:
+    """kube-controller-manager's flags this manager honours, with upstream's defaults."""
+
+    controllers: Sequence[str] = (ALL_CONTROLLERS,)
+    """`--controllers`: `*` enables every controller on by default, `name` enables one,
+    `-name` disables one; the first entry naming a controller decides."""
+    concurrent_namespace_syncs: int = 10
+    """`--concurrent-namespace-syncs`: namespaces deleted at once."""
+    namespace_sync_period: float = 300.0
+    """`--namespace-sync-period`, seconds (5 min): how often terminating namespaces are looked
+    at again even without a change."""
+    concurrent_gc_syncs: int = 20
+    """`--concurrent-gc-syncs`: garbage collector workers deleting at once."""
+    enable_garbage_collector: bool = True
+    """`--enable-garbage-collector`: False leaves ownerReferences unenforced."""
+    terminated_pod_gc_threshold: int = 12500
+    """`--terminated-pod-gc-threshold`: terminated pods kept before the oldest are deleted;
+    0 or less keeps them all."""
+    concurrent_ttl_after_finished_syncs: int = 5
+    """`--concurrent-ttl-after-finished-syncs`: finished Jobs deleted at once."""
+    min_resync_period: float = 43200.0
+    """`--min-resync-period`, seconds (12 h): informers resync at a random period between
+    this and twice this, replaying their caches to the controllers."""
+    root_ca_file: Path | None = None
+    """`--root-ca-file`: the CA bundle published as `kube-root-ca.crt`; None uses the CA of
+    the manager's kubeconfig, as upstream falls back to its client's CA."""
+    leader_election: leaderelection.LeaderElectionSettings = field(
+        default_factory=_leader_election)
+    """`--leader-elect*`: on by default, Lease `kube-system/kube-controller-manager`."""
+
+    def enabled_controllers(self) -> list[registry.ControllerDescriptor]:
+        """The descriptors `controllers` enables, in the registry's order. Raises ValueError,
+        worded as upstream's validation, for a name that no controller has."""
+        descriptors = registry.new_controller_descriptors()
+        aliases = {alias: d.name for d in descriptors.values() for alias in d.aliases}
+        wanted: list[str] = []
+        for entry in self.controllers:
+            negated = entry.startswith("-")
+            name = entry[1:] if negated else entry
+            if name == ALL_CONTROLLERS and not negated:
+                wanted.append(entry)
+                continue
+            canonical = aliases.get(name, name)
+            if canonical not in descriptors:
+                raise ValueError(f'"{name}" is not in the list of known controllers')
+            wanted.append(f"-{canonical}" if negated else canonical)
+        return [d for d in descriptors.values() if is_controller_enabled(d, wanted)]
+
+
+def is_controller_enabled(descriptor: registry.ControllerDescriptor,
+                          controllers: Sequence[str]) -> bool:
+    """Upstream's `IsControllerEnabled`: the first entry naming it decides; otherwise `*`
+    enables it unless it is disabled by default."""
+    has_star = False
+    for entry in controllers:
+        if entry == descriptor.name:
+            return True
+        if entry == f"-{descriptor.name}":
+            return False
+        if entry == ALL_CONTROLLERS:
+            has_star = True
+    return has_star and not descriptor.disabled_by_default
+
+
+def read_root_ca(kubeconfig: Path, *, root_ca_file: Path | None) -> str:
+    """The PEM bundle to publish: `root_ca_file`, else the current context's cluster CA in
+    `kubeconfig` (inline data or a file beside it); `""` when neither has one (a plain-HTTP
+    test server). Blocking file I/O: call it off the loop."""
+    if root_ca_file is not None:
+        return root_ca_file.read_text()
+    doc = yaml.safe_load(kubeconfig.read_text()) or {}
+    context_name = doc.get("current-context")
+    cluster_name = next((c.get("context", {}).get("cluster") for c in doc.get("contexts") or []
+                         if c.get("name") == context_name), None)
+    cluster = next((c.get("cluster") or {} for c in doc.get("clusters") or []
+                    if c.get("name") == cluster_name), {})
+    if cluster.get("certificate-authority-data"):
+        return base64.b64decode(cluster["certificate-authority-data"]).decode("ascii")
+    if cluster.get("certificate-authority"):
+        return (kubeconfig.parent / cluster["certificate-authority"]).read_text()
+    return ""
+
+
+class ControllerManager:
+    """The enabled controllers of `settings` over one client, under leader election."""
+
+    def __init__(self, client: rest.RESTClient, *, settings: ControllerManagerSettings,
+                 root_ca: str) -> None:
+        self._client = client
+        self._settings = settings
+        self._root_ca = root_ca
+        self._enabled = settings.enabled_controllers()  # fails early on an unknown name
+        self.elector = leaderelection.LeaderElector(
+            leaderelection.LeaseLock(client, namespace=settings.leader_election.resource_namespace,
+                                     name=settings.leader_election.resource_name),
+            identity=leaderelection.default_identity(), settings=settings.leader_election,
+            release_on_cancel=True,
+            on_new_leader=lambda who: log.info("new leader elected: %s", who))
+
+    async def run(self) -> None:
+        """Campaign, then run the controllers while leading; returns when leadership is lost."""
+        await self.elector.run(self.run_controllers)
+        log.info("leaderelection lost")
+
+    async def run_controllers(self) -> None:
+        """Build every enabled controller on a fresh informer factory and run them all until
+        cancelled (upstream's `StartControllers` after `OnStartedLeading`)."""
+        resync = self._settings.min_resync_period * (1.0 + random.random())
+        factory = informer.SharedInformerFactory(
+            self._client, settings=informer.InformerSettings(resync_period=resync))
+        context = registry.ControllerContext(client=self._client, informers=factory,
+                                             settings=self._settings, root_ca=self._root_ca)
+        started = []
+        for descriptor in self._enabled:
+            check = registry.CONDITIONALLY_ENABLED.get(descriptor.name)
+            if check is not None and not check(context):
+                log.info("controller %s is disabled by its settings", descriptor.name)
+                continue
+            started.append((descriptor.name, descriptor.constructor(context)))
+        async with asyncio.TaskGroup() as group:
+            group.create_task(factory.run(), name="informers")
+            for name, controller in started:
+                log.info("starting controller %s", name)
+                group.create_task(controller.run(), name=name)
+
+
+async def run(*, kubeconfig: Path, settings: ControllerManagerSettings | None = None) -> None:
+    """Run the controller manager against the cluster `kubeconfig` points at, until
+    leadership is lost or the task is cancelled. Raises ValueError for unknown controller
+    names, and the kubeconfig's loading errors."""
+    settings = settings or ControllerManagerSettings()
+    settings.enabled_controllers()
+    config = await asyncio.to_thread(rest.load_kubeconfig, kubeconfig)
+    root_ca = await asyncio.to_thread(read_root_ca, kubeconfig,
+                                      root_ca_file=settings.root_ca_file)
+    async with rest.RESTClient(config) as client:
+        await ControllerManager(client, settings=settings, root_ca=root_ca).run()

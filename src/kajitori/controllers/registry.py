@@ -1,0 +1,137 @@
+"""The table of controllers the manager can run, and what each is built from.
+
+Mirrors kube-controller-manager's `NewControllerDescriptors` (cmd/kube-controller-manager/app/
+controller_descriptor.go) and its names (names/controller_names.go): each controller has a
+canonical name, the aliases `--controllers` also accepts, whether `*` includes it, and a
+constructor taking the shared `ControllerContext`. The manager (`manager.py`) picks the enabled
+ones and runs them; adding a controller is one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from kajitori.client import informer, rest
+from kajitori.controllers import (
+    garbagecollector,
+    namespace,
+    podgc,
+    rootcacertpublisher,
+    serviceaccount,
+    ttlafterfinished,
+)
+
+if TYPE_CHECKING:
+    from kajitori.controllers.manager import ControllerManagerSettings
+
+
+class Controller(Protocol):
+    """A controller: `run()` owns its tasks and returns only when cancelled."""
+
+    async def run(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ControllerContext:
+    """What every controller is built from (upstream's `ControllerContext`): one REST client
+    and one informer factory shared by all, the settings, and the cluster's root CA."""
+
+    client: rest.RESTClient
+    informers: informer.SharedInformerFactory
+    settings: ControllerManagerSettings
+    root_ca: str
+    """PEM bundle the root CA publisher writes into every namespace (`--root-ca-file`, or the
+    CA of the manager's kubeconfig)."""
+
+
+Constructor = Callable[[ControllerContext], Controller]
+
+
+@dataclass(frozen=True)
+class ControllerDescriptor:
+    name: str
+    """Canonical name, as `--controllers` and the logs spell it."""
+    constructor: Constructor
+    aliases: tuple[str, ...] = ()
+    """Older names `--controllers` still accepts."""
+    disabled_by_default: bool = False
+    """Left out of `*`; enabled only by name."""
+
+
+NAMESPACE_CONTROLLER = "namespace-controller"
+SERVICEACCOUNT_CONTROLLER = "serviceaccount-controller"
+GARBAGE_COLLECTOR_CONTROLLER = "garbage-collector-controller"
+POD_GARBAGE_COLLECTOR_CONTROLLER = "pod-garbage-collector-controller"
+TTL_AFTER_FINISHED_CONTROLLER = "ttl-after-finished-controller"
+ROOT_CA_CERTIFICATE_PUBLISHER_CONTROLLER = "root-ca-certificate-publisher-controller"
+
+
+def _namespace(ctx: ControllerContext) -> Controller:
+    return namespace.NamespaceController(
+        client=ctx.client, namespaces=ctx.informers.informer_for(*namespace.NAMESPACES),
+        workers=ctx.settings.concurrent_namespace_syncs,
+        resync_period=ctx.settings.namespace_sync_period)
+
+
+def _serviceaccount(ctx: ControllerContext) -> Controller:
+    return serviceaccount.ServiceAccountsController(
+        client=ctx.client,
+        namespaces=ctx.informers.informer_for(*serviceaccount.NAMESPACES),
+        service_accounts=ctx.informers.informer_for(*serviceaccount.SERVICE_ACCOUNTS))
+
+
+def _garbage_collector(ctx: ControllerContext) -> Controller:
+    return garbagecollector.GarbageCollector(
+        client=ctx.client, informers=ctx.informers,
+        workers=ctx.settings.concurrent_gc_syncs)
+
+
+def _podgc(ctx: ControllerContext) -> Controller:
+    return podgc.PodGCController(
+        client=ctx.client, pods=ctx.informers.informer_for(*podgc.PODS),
+        nodes=ctx.informers.informer_for(*podgc.NODES),
+        terminated_pod_threshold=ctx.settings.terminated_pod_gc_threshold)
+
+
+def _ttl_after_finished(ctx: ControllerContext) -> Controller:
+    return ttlafterfinished.TTLAfterFinishedController(
+        client=ctx.client, jobs=ctx.informers.informer_for(*ttlafterfinished.JOBS),
+        workers=ctx.settings.concurrent_ttl_after_finished_syncs)
+
+
+def _root_ca_publisher(ctx: ControllerContext) -> Controller:
+    return rootcacertpublisher.Publisher(
+        client=ctx.client,
+        namespaces=ctx.informers.informer_for(*rootcacertpublisher.NAMESPACES),
+        config_maps=ctx.informers.informer_for(*rootcacertpublisher.CONFIG_MAPS),
+        root_ca=ctx.root_ca)
+
+
+def _enabled_garbage_collector(ctx: ControllerContext) -> bool:
+    return ctx.settings.enable_garbage_collector
+
+
+def new_controller_descriptors() -> dict[str, ControllerDescriptor]:
+    """Every known controller by canonical name, in upstream's order."""
+    descriptors = [
+        ControllerDescriptor(POD_GARBAGE_COLLECTOR_CONTROLLER, _podgc, aliases=("podgc",)),
+        ControllerDescriptor(NAMESPACE_CONTROLLER, _namespace, aliases=("namespace",)),
+        ControllerDescriptor(SERVICEACCOUNT_CONTROLLER, _serviceaccount,
+                             aliases=("serviceaccount",)),
+        ControllerDescriptor(GARBAGE_COLLECTOR_CONTROLLER, _garbage_collector,
+                             aliases=("garbagecollector",)),
+        ControllerDescriptor(TTL_AFTER_FINISHED_CONTROLLER, _ttl_after_finished,
+                             aliases=("ttl-after-finished",)),
+        ControllerDescriptor(ROOT_CA_CERTIFICATE_PUBLISHER_CONTROLLER, _root_ca_publisher,
+                             aliases=("root-ca-cert-publisher",)),
+    ]
+    return {d.name: d for d in descriptors}
+
+
+CONDITIONALLY_ENABLED: dict[str, Callable[[ControllerContext], bool]] = {
+    GARBAGE_COLLECTOR_CONTROLLER: _enabled_garbage_collector,
+}
+"""Controllers a setting of their own can switch off even when `--controllers` enables them
+(upstream: `--enable-garbage-collector=false` makes the GC's init report it disabled)."""

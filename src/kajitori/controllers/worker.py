@@ -1,0 +1,59 @@
+"""The worker loop every controller runs: take a key, sync it, requeue it on failure.
+
+Mirrors the `processNextWorkItem` each upstream controller writes (pkg/controller/*/…go): one
+key is never synced by two workers at once (the queue guarantees it), success `forget`s the
+key's backoff, failure is logged once and the key is re-added rate-limited, and `done` is
+always called. A sync that wants to look again later without it being a failure raises
+`RequeueAfter` (the namespace controller's ResourcesRemainingError, the TTL controller's
+not-yet-expired Job). Anything else that is not an API or transport failure is a bug: it
+propagates and ends the controller's TaskGroup.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+from typing import TypeVar
+
+from kajitori.client import backoff, workqueue
+
+T = TypeVar("T", bound=Hashable)
+
+log = logging.getLogger(__name__)
+
+
+class RequeueAfter(Exception):
+    """Raised by a sync to have its key looked at again after `seconds`, without backoff."""
+
+    def __init__(self, seconds: float, message: str = "") -> None:
+        super().__init__(message or f"requeue after {seconds}s")
+        self.seconds = seconds
+
+
+class SyncFailed(Exception):
+    """A sync that failed for reasons its message already states (several API errors at once,
+    an object that should be gone and is not): retried with backoff like an API error."""
+
+
+SYNC_FAILURES = (*backoff.RETRIABLE, LookupError, SyncFailed)
+"""What a failed sync may raise and be retried for: API and transport errors, undecodable
+answers, lookups that rediscovery may fix (`discovery.RESTMappingError`), `SyncFailed`."""
+
+
+async def run_worker(queue: workqueue.RateLimitingQueue[T],
+                     sync: Callable[[T], Awaitable[None]], *, what: str) -> None:
+    """Process keys until the queue shuts down. `what` names the controller in logs."""
+    async for key in queue:
+        try:
+            await sync(key)
+        except RequeueAfter as exc:
+            log.debug("%s %s: %s", what, key, exc)
+            queue.forget(key)
+            queue.add_after(key, exc.seconds)
+        except SYNC_FAILURES as exc:
+            log.warning("syncing %s %s failed; will retry: %s", what, key, exc)
+            queue.add_rate_limited(key)
+        else:
+            queue.forget(key)
+        finally:
+            queue.done(key)
