@@ -129,6 +129,8 @@ def prepare_for_update(group: str, resource: str, new: Obj, old: Obj, *,
     if (group, resource) == ("", "namespaces"):
         # spec.finalizers changes only through /finalize.
         _keep_namespace_finalizers(new, old)
+    if (group, resource) == ("", "services"):
+        normalize_cluster_ips(new, old)
     if has_status:
         if "status" in old:
             new["status"] = copy.deepcopy(old["status"])
@@ -154,6 +156,19 @@ def prepare_for_status_update(new: Obj, old: Obj) -> None:
         new.pop("status", None)
     else:
         new["status"] = status
+
+
+def normalize_cluster_ips(new: Obj, old: Obj) -> None:
+    """A write that changes only `clusterIP` changes the first of `clusterIPs` with it, as
+    upstream's normalizeClusterIPs does, so validation sees (and refuses) the change."""
+    new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+    if new_spec.get("clusterIP") == old_spec.get("clusterIP") or \
+            new_spec.get("clusterIPs") != old_spec.get("clusterIPs"):
+        return
+    if not new_spec.get("clusterIP"):
+        new_spec.pop("clusterIPs", None)
+    else:
+        new_spec["clusterIPs"] = [new_spec["clusterIP"], *(old_spec.get("clusterIPs") or [])[1:]]
 
 
 def prepare_for_finalize_update(new: Obj, old: Obj) -> None:
