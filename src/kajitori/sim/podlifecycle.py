@@ -133,9 +133,14 @@ def restarts(restart_policy: str, exit_code: int) -> bool:
     return restart_policy == "Always" or (restart_policy == "OnFailure" and exit_code != 0)
 
 
+def _annotations(pod: Obj) -> dict[str, str]:
+    # Not meta.annotations: mypy takes that name for `__future__.annotations` in meta.py.
+    return (pod.get("metadata") or {}).get("annotations") or {}
+
+
 def run_seconds(pod: Obj) -> float | None:
     """The annotation's seconds, or None (run for ever) when absent or not a number ≥ 0."""
-    raw = meta.annotations(pod).get(RUN_SECONDS_ANNOTATION)
+    raw = _annotations(pod).get(RUN_SECONDS_ANNOTATION)
     if raw is None:
         return None
     try:
@@ -148,7 +153,7 @@ def run_seconds(pod: Obj) -> float | None:
 def exit_code(pod: Obj) -> int:
     """The annotation's exit code, 0 when absent or not an integer."""
     try:
-        return int(meta.annotations(pod).get(EXIT_CODE_ANNOTATION, "0"))
+        return int(_annotations(pod).get(EXIT_CODE_ANNOTATION, "0"))
     except ValueError:
         return 0
 

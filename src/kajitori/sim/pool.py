@@ -180,7 +180,7 @@ def _parse_pool(entry: Obj, *, path: str, problems: list[errors.FieldError]
             f"{path}.zones", f"may not be given with a {ZONE_LABEL} label"))
     if len(problems) > before:
         return None
-    return NodePool(name=name, count=count, capacity=capacity,
+    return NodePool(name=str(name), count=int(count or 0), capacity=capacity,
                     allocatable={**default_allocatable(capacity), **allocatable},
                     labels=labels, taints=tuple(taints), zones=tuple(zones))
 
