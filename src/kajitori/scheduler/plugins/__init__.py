@@ -1,0 +1,2 @@
+"""In-tree scheduler plugins, one module each, wired in `registry` (upstream's
+`pkg/scheduler/framework/plugins/`)."""
