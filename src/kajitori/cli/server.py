@@ -1,0 +1,124 @@
+"""`kajitori server` and `kajitori up`: the API server in this process, the other components
+in a child process.
+
+The API server gets a core to itself (the GIL makes one process one core): the child runs
+`kajitori components`, which holds the node agents (simulated nodes today) and, as they land,
+the controller manager and scheduler, on one event loop. The child starts once the admin
+kubeconfig is written and is stopped (SIGTERM, then SIGKILL) before the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from kajitori.apiserver import server as apiserver
+from kajitori.auth import authenticator as authn
+from kajitori.auth import serviceaccount, tokenfile
+from kajitori.pki import certs, kubeconfig, secureserving
+from kajitori.storage import sqlite
+
+log = logging.getLogger("kajitori")
+
+SERVICE_IP = "10.96.0.1"
+COMPONENTS_STOP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the server needs from disk, read before the event loop starts."""
+
+    data_dir: Path
+    pki: certs.PKIPaths
+    kubeconfig: Path
+    token_authenticators: list[authn.TokenAuthenticator]
+    token_issuer: serviceaccount.TokenIssuer
+
+
+def prepare(args: argparse.Namespace, *, default_data_dir: Path) -> Prepared:
+    """Create the data directory and PKI on first start; load keys and token files."""
+    data_dir: Path = (args.data_dir or default_data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    extra = [] if args.bind_address in ("127.0.0.1", "0.0.0.0", "::") else [args.bind_address]
+    pki = certs.ensure_pki(data_dir, hostname=socket.gethostname(), service_ip=SERVICE_IP,
+                           extra_sans=extra)
+    token_authenticators: list[authn.TokenAuthenticator] = [
+        serviceaccount.ServiceAccountTokenAuthenticator(public_key_pem=pki.sa_pub.read_bytes())]
+    if args.token_auth_file:
+        token_authenticators.append(tokenfile.TokenFile.load(args.token_auth_file))
+    return Prepared(data_dir=data_dir, pki=pki,
+                    kubeconfig=args.write_kubeconfig or data_dir / "admin.kubeconfig",
+                    token_authenticators=token_authenticators,
+                    token_issuer=serviceaccount.TokenIssuer.from_files(pki.sa_key, pki.sa_pub))
+
+
+def components_args(args: argparse.Namespace, kubeconfig_path: Path) -> list[str]:
+    """The `kajitori components` command line for what this server runs besides itself;
+    empty when it runs nothing else."""
+    wanted: list[str] = []
+    if getattr(args, "sim_nodes", None):
+        wanted += ["--sim-nodes", str(args.sim_nodes)]
+    if getattr(args, "sim_config", None):
+        wanted += ["--sim-config", str(args.sim_config)]
+    if not wanted:
+        return []
+    return [sys.executable, "-m", "kajitori.cli.main", "components", "--kubeconfig",
+            str(kubeconfig_path), *wanted]
+
+
+@contextlib.asynccontextmanager
+async def components_process(command: list[str]
+                             ) -> AsyncIterator[asyncio.subprocess.Process | None]:
+    """Run the components child for the duration of the block (nothing when `command` is
+    empty); it shares this process's stderr, so its logs appear with the server's."""
+    if not command:
+        yield None
+        return
+    child = await asyncio.create_subprocess_exec(*command)
+    try:
+        yield child
+    finally:
+        if child.returncode is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(child.wait(), COMPONENTS_STOP_TIMEOUT)
+            except TimeoutError:
+                child.kill()
+                await child.wait()
+
+
+async def serve(args: argparse.Namespace, prepared: Prepared, *, announce: bool) -> None:
+    store = await sqlite.SQLiteStore.open(str(prepared.data_dir / "state.db"))
+    advertise = "127.0.0.1" if args.bind_address in ("0.0.0.0", "::") else args.bind_address
+    server = apiserver.APIServer(
+        store=store, ssl_context=secureserving.server_ssl_context(prepared.pki),
+        authenticator=authn.Authenticator(token_authenticators=prepared.token_authenticators,
+                                          anonymous=False),
+        token_issuer=prepared.token_issuer,
+        bind_address=args.bind_address, port=args.https_port, advertise_address=advertise)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with server.running():
+            url = f"https://{advertise}:{server.port}"
+            await asyncio.to_thread(kubeconfig.write_admin_kubeconfig, prepared.kubeconfig,
+                                    server=url, pki=prepared.pki)
+            log.info("serving the Kubernetes API on %s", url)
+            async with components_process(components_args(args, prepared.kubeconfig)):
+                if announce:
+                    print(f"Kajitori is up: the API server listens on {url}\n"
+                          f"To use it:\n  export KUBECONFIG={prepared.kubeconfig}\n"
+                          "  kubectl get nodes", flush=True)
+                await stop.wait()
+    finally:
+        await store.close()
