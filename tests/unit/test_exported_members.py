@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["kajitori.client", "kajitori.storage", "kajitori.testing"]
+PACKAGES = ["kajitori.client", "kajitori.sim", "kajitori.storage", "kajitori.testing"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
