@@ -1,5 +1,5 @@
-"""Builders for scheduler tests: nodes and pods as wire dicts, a cache seeded with them, and
-a plugin's verdict per node name."""
+"""Builders for scheduler tests (imported as `builders`): nodes and pods as wire dicts, a
+cache seeded with them, a plugin's verdict and score per node name."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import random
 from typing import Any
 
 import numpy as np
-import pytest
 
 from kajitori.scheduler import cache as cache_
 from kajitori.scheduler import config as config_
@@ -107,6 +106,3 @@ def make_scheduler(nodes: list[Obj], pods: list[Obj] = (),  # type: ignore[assig
     return sched
 
 
-@pytest.fixture
-def rng() -> random.Random:
-    return random.Random(0)
