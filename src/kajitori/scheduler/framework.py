@@ -337,7 +337,7 @@ class Framework:
     async def run_bind(self, state: CycleState, pod: types.PodInfo, node_name: str
                        ) -> Status | None:
         for plugin in self.bind:
-            status = await plugin.bind(state, pod, node_name)
+            status: Status | None = await plugin.bind(state, pod, node_name)
             if status is not None and status.code == Code.SKIP:
                 continue
             return status

@@ -160,7 +160,7 @@ class Evaluator:
 
     def _fits(self, pod: types.PodInfo, slot: int) -> framework.Status | None:
         """None when the pod fits the node as the cache now stands; else why not."""
-        fw = self._handle.framework
+        fw: framework.Framework = self._handle.framework
         state: framework.CycleState = {}
         names, status = fw.run_pre_filter(state, pod)
         if status is not None and status.is_rejected:

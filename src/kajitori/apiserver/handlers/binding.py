@@ -49,7 +49,7 @@ async def create_binding(scope: RequestScope) -> web.Response:
         raise errors.internal_error(_aggregate(problems))
     await assign_pod(scope, name=name, node_name=str(target.get("name")),
                      uid=meta.uid(binding), resource_version=meta.resource_version(binding),
-                     annotations=meta.annotations(binding))
+                     annotations=(binding.get("metadata") or {}).get("annotations") or {})
     return responses.json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
                                     "status": "Success", "code": 201}, status=201)
 

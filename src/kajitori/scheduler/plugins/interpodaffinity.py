@@ -70,10 +70,11 @@ class InterPodAffinity:
                 ClusterEvent(EventResource.NODE, ActionType.ADD | ActionType.UPDATE_NODE_LABEL)]
 
     def _counts(self, cache: Any, term: types.AffinityTerm) -> np.ndarray:
-        return cache.pod_counter(namespaces=term.namespaces,
+        counts: np.ndarray = cache.pod_counter(namespaces=term.namespaces,
                                  namespace_selector=term.namespace_selector,
                                  selector=term.selector, key=term.match_key,
                                  skip_terminating=False)
+        return counts
 
     def pre_filter(self, state: Any, pod: types.PodInfo, cache: Any) -> tuple[None, Any]:
         if pod.parse_error:

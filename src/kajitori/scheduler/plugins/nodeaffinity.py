@@ -125,7 +125,8 @@ class NodeAffinity:
                                     if nodeaffinity.term_matches(t, info.labels, info.name))
             return out
 
-        return self._memo.get(cache, key, weigh)[slots].astype(np.int64)
+        weights: np.ndarray = self._memo.get(cache, key, weigh)[slots].astype(np.int64)
+        return weights
 
     def normalize_score(self, state: Any, pod: Any, scores: np.ndarray) -> np.ndarray:
         return framework.default_normalize_score(scores, reverse=False)

@@ -14,7 +14,8 @@ from kajitori.scheduler import framework, types
 from kajitori.scheduler.framework import ActionType, ClusterEvent, EventResource
 
 NAME = "NodeResourcesBalancedAllocation"
-DEFAULT_RESOURCES = [{"name": types.CPU, "weight": 1}, {"name": types.MEMORY, "weight": 1}]
+DEFAULT_RESOURCES: list[dict[str, Any]] = [{"name": types.CPU, "weight": 1},
+                                           {"name": types.MEMORY, "weight": 1}]
 
 
 class NodeResourcesBalancedAllocation:

@@ -28,7 +28,8 @@ TOO_MANY_PODS = "Too many pods"
 LEAST_ALLOCATED = "LeastAllocated"
 MOST_ALLOCATED = "MostAllocated"
 REQUESTED_TO_CAPACITY_RATIO = "RequestedToCapacityRatio"
-DEFAULT_RESOURCES = [{"name": types.CPU, "weight": 1}, {"name": types.MEMORY, "weight": 1}]
+DEFAULT_RESOURCES: list[dict[str, Any]] = [{"name": types.CPU, "weight": 1},
+                                           {"name": types.MEMORY, "weight": 1}]
 MAX_UTILIZATION = 100
 MAX_CUSTOM_PRIORITY_SCORE = 10
 """A RequestedToCapacityRatio shape's scores run 0..10; they are scaled to 0..100."""

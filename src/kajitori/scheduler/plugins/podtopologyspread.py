@@ -137,7 +137,7 @@ class PodTopologySpread:
                   *, require_all: bool) -> np.ndarray:
         """Per slot (capacity), whether a node counts: it exists, has every constraint's
         key (when `require_all`) and passes the pod's required node affinity."""
-        eligible = cache.live[:cache.capacity].copy()
+        eligible: np.ndarray = cache.live[:cache.capacity].copy()
         if require_all:
             for c in constraints:
                 eligible &= cache.domains(c.topology_key)[0] >= 0
@@ -150,7 +150,7 @@ class PodTopologySpread:
         return eligible
 
     def _taint_ok(self, pod: types.PodInfo, cache: Any, eligible: np.ndarray) -> np.ndarray:
-        ok = eligible.copy()
+        ok: np.ndarray = eligible.copy()
         for slot in np.flatnonzero(eligible & cache.has_hard_taints[:cache.capacity]).tolist():
             info = cache.infos[slot]
             if info is not None and taints.first_untolerated(
@@ -159,8 +159,10 @@ class PodTopologySpread:
         return ok
 
     def _counts(self, pod: types.PodInfo, cache: Any, c: Constraint) -> np.ndarray:
-        return cache.pod_counter(namespaces=frozenset({pod.namespace}), namespace_selector=None,
-                                 selector=c.selector, key=c.selector_key, skip_terminating=True)
+        counts: np.ndarray = cache.pod_counter(
+            namespaces=frozenset({pod.namespace}), namespace_selector=None, selector=c.selector,
+            key=c.selector_key, skip_terminating=True)
+        return counts
 
     # --- filter ---------------------------------------------------------------------------------
 
@@ -232,7 +234,7 @@ class PodTopologySpread:
         eligible = self._eligible(pod, cache, constraints, require_all=require_all)
         scored_slots = slots[~ignored]
         tainted_ok = None
-        computed = []
+        computed: list[tuple[Any, ...]] = []
         for c in constraints:
             ids, values = cache.domains(c.topology_key)
             counts = self._counts(pod, cache, c)[:cache.capacity]

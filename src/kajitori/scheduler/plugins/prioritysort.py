@@ -17,4 +17,4 @@ class PrioritySort:
     def less(self, a: Any, b: Any) -> bool:
         """`a` and `b` are queued pods (`queue.QueuedPodInfo`)."""
         pa, pb = a.pod.priority, b.pod.priority
-        return pa > pb or (pa == pb and a.timestamp < b.timestamp)
+        return bool(pa > pb or (pa == pb and a.timestamp < b.timestamp))
