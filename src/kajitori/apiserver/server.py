@@ -37,6 +37,7 @@ from kajitori.apiserver.handlers import (
     binding,
     create,
     delete,
+    eviction,
     get,
     patch,
     reviews,
@@ -74,7 +75,8 @@ VERB_HANDLERS: dict[str, Handler] = {
 }
 # Subresources served so far; the generic registry serves status and finalize with the main
 # verb handlers, the verbs each allows come from discovery.
-SERVED_SUBRESOURCES = frozenset({"status", "finalize", "token", "scale", "binding"})
+SERVED_SUBRESOURCES = frozenset({"status", "finalize", "token", "scale", "binding",
+                                 "eviction"})
 
 
 @dataclass
@@ -307,6 +309,11 @@ class APIServer:
                 raise errors.method_not_allowed()
             if info.subresource == "binding":
                 return await binding.create_binding(scope)
+            if info.subresource == "eviction":
+                pdbs = self.registry_for("policy", "v1", "poddisruptionbudgets")
+                if pdbs is None:
+                    raise errors.not_found_path()
+                return await eviction.create_eviction(scope, pdbs=pdbs)
             if info.subresource == "token":
                 if self.token_issuer is None:
                     raise errors.not_found_path()
