@@ -81,10 +81,15 @@ async def scheduling(kubeconfig: Path, body: Callable[[], Awaitable[None]]) -> N
 
 async def node_of(kubectl: Any, name: str) -> str:
     """The node the pod is bound to, waiting for it."""
+    return await field_of(kubectl, name, "{.spec.nodeName}")
+
+
+async def field_of(kubectl: Any, name: str, jsonpath: str) -> str:
+    """A field of the pod once it is set, waiting for it."""
     async with asyncio.timeout(DEADLINE):
         while True:
             found = await asyncio.to_thread(kubectl, "get", "pod", name, "-o",
-                                            "jsonpath={.spec.nodeName}")
+                                            f"jsonpath={jsonpath}")
             if found:
                 return str(found)
             await asyncio.sleep(0.1)
@@ -191,5 +196,36 @@ def test_anti_affinity_and_topology_spread_use_three_zones(cluster: Any, kubectl
                 "preemption victims found for incoming pod.") in described
         await asyncio.to_thread(kubectl, "delete", "pod", "-l", f"app in ({apart},{spread})",
                                 "--wait=false")
+
+    asyncio.run(scheduling(cluster.kubeconfig, body))
+
+
+def test_a_high_priority_pod_preempts_a_low_priority_one(cluster: Any, kubectl: Any,
+                                                         nodes: list[str]) -> None:
+    low, high, klass = unique("low"), unique("high"), unique("important")
+    _cp, _a, b, _c = nodes
+
+    async def body() -> None:
+        await create(kubectl, json.dumps({
+            "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": klass}, "value": 1000}))
+        await create(kubectl, pod_manifest(low, requests={"cpu": "3"}, nodeName=b))
+        await create(kubectl, pod_manifest(high, requests={"cpu": "3"}, priorityClassName=klass,
+                                           nodeSelector={ZONE: "zone-b"}))
+        assert await field_of(kubectl, high, "{.status.nominatedNodeName}") == b
+        described = await describe_until(kubectl, low, "Preempted")
+        uid = await asyncio.to_thread(kubectl, "get", "pod", high, "-o",
+                                      "jsonpath={.metadata.uid}")
+        assert f"Preempted by pod {uid} on node {b}" in described
+        disruption = await asyncio.to_thread(
+            kubectl, "get", "pod", low, "-o",
+            'jsonpath={.status.conditions[?(@.type=="DisruptionTarget")].reason}')
+        assert disruption == "PreemptionByScheduler"
+        # no kubelet finishes the graceful deletion here: do it as one would
+        await asyncio.to_thread(kubectl, "delete", "pod", low, "--grace-period=0", "--force")
+        assert await node_of(kubectl, high) == b
+        # gone at once, so that the node's room is free for the next test
+        await asyncio.to_thread(kubectl, "delete", "pod", high, "--grace-period=0", "--force")
+        await asyncio.to_thread(kubectl, "delete", "priorityclass", klass)
 
     asyncio.run(scheduling(cluster.kubeconfig, body))
