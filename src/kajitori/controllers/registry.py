@@ -18,10 +18,13 @@ from kajitori.controllers import (
     garbagecollector,
     namespace,
     podgc,
+    replicaset,
+    replicationcontroller,
     rootcacertpublisher,
     serviceaccount,
     ttlafterfinished,
 )
+from kajitori.controllers.deployment import controller as deployment
 
 if TYPE_CHECKING:
     from kajitori.controllers.manager import ControllerManagerSettings
@@ -66,6 +69,9 @@ GARBAGE_COLLECTOR_CONTROLLER = "garbage-collector-controller"
 POD_GARBAGE_COLLECTOR_CONTROLLER = "pod-garbage-collector-controller"
 TTL_AFTER_FINISHED_CONTROLLER = "ttl-after-finished-controller"
 ROOT_CA_CERTIFICATE_PUBLISHER_CONTROLLER = "root-ca-certificate-publisher-controller"
+REPLICATION_CONTROLLER_CONTROLLER = "replicationcontroller-controller"
+DEPLOYMENT_CONTROLLER = "deployment-controller"
+REPLICASET_CONTROLLER = "replicaset-controller"
 
 
 def _namespace(ctx: ControllerContext) -> Controller:
@@ -109,6 +115,18 @@ def _root_ca_publisher(ctx: ControllerContext) -> Controller:
         root_ca=ctx.root_ca)
 
 
+def _replication_controller(ctx: ControllerContext) -> Controller:
+    return replicationcontroller.new_replication_manager(ctx.client, informers=ctx.informers)
+
+
+def _deployment(ctx: ControllerContext) -> Controller:
+    return deployment.new_deployment_controller(ctx.client, informers=ctx.informers)
+
+
+def _replicaset(ctx: ControllerContext) -> Controller:
+    return replicaset.new_replicaset_controller(ctx.client, informers=ctx.informers)
+
+
 def _enabled_garbage_collector(ctx: ControllerContext) -> bool:
     return ctx.settings.enable_garbage_collector
 
@@ -116,12 +134,16 @@ def _enabled_garbage_collector(ctx: ControllerContext) -> bool:
 def new_controller_descriptors() -> dict[str, ControllerDescriptor]:
     """Every known controller by canonical name, in upstream's order."""
     descriptors = [
+        ControllerDescriptor(REPLICATION_CONTROLLER_CONTROLLER, _replication_controller,
+                             aliases=("replicationcontroller",)),
         ControllerDescriptor(POD_GARBAGE_COLLECTOR_CONTROLLER, _podgc, aliases=("podgc",)),
         ControllerDescriptor(NAMESPACE_CONTROLLER, _namespace, aliases=("namespace",)),
         ControllerDescriptor(SERVICEACCOUNT_CONTROLLER, _serviceaccount,
                              aliases=("serviceaccount",)),
         ControllerDescriptor(GARBAGE_COLLECTOR_CONTROLLER, _garbage_collector,
                              aliases=("garbagecollector",)),
+        ControllerDescriptor(DEPLOYMENT_CONTROLLER, _deployment, aliases=("deployment",)),
+        ControllerDescriptor(REPLICASET_CONTROLLER, _replicaset, aliases=("replicaset",)),
         ControllerDescriptor(TTL_AFTER_FINISHED_CONTROLLER, _ttl_after_finished,
                              aliases=("ttl-after-finished",)),
         ControllerDescriptor(ROOT_CA_CERTIFICATE_PUBLISHER_CONTROLLER, _root_ca_publisher,
