@@ -87,8 +87,6 @@ def test_create_namespace_is_listed_active(kubectl) -> None:
                              "already exists\n")
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="the ServiceAccount and root CA publisher controllers come with #5")
 def test_new_namespace_has_default_serviceaccount_and_root_ca(kubectl, namespace) -> None:
     """A v1.33 cluster's serviceaccount and root-ca-cert-publisher controllers fill every new
     namespace within moments: `get sa` and `get cm` never come back empty there."""
@@ -120,7 +118,6 @@ def test_delete_namespace_answers_terminating(kubectl) -> None:
     assert answer["spec"] == {"finalizers": ["kubernetes"]}
 
 
-@pytest.mark.xfail(strict=True, reason="the namespace controller comes with #5")
 def test_delete_namespace_removes_its_content(kubectl) -> None:
     """What the user relies on: after `kubectl delete namespace` returns, neither the namespace
     nor anything in it remains (--timeout keeps a missing namespace controller from hanging)."""

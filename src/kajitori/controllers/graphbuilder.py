@@ -173,15 +173,22 @@ class GraphBuilder:
             if gvr in self._monitors or (resource.group, resource.name) in self._ignored:
                 continue
             monitor = self._informers.informer_for(*gvr)
-            api_version, kind = resource.api_version, resource.kind
-            monitor.add_handlers(
-                on_add=lambda obj, av=api_version, k=kind: self._queue(ADD, obj, av, k),
-                on_update=lambda old, new, av=api_version, k=kind:
-                    self._queue(UPDATE, new, av, k, old=old),
-                on_delete=lambda obj, av=api_version, k=kind: self._queue(DELETE, obj, av, k))
+            self._add_handlers(monitor, api_version=resource.api_version, kind=resource.kind)
             self._monitors[gvr] = monitor
             added += 1
         return added
+
+    def _add_handlers(self, monitor: informer.Informer, *, api_version: str, kind: str) -> None:
+        def on_add(obj: Obj) -> None:
+            self._queue(ADD, obj, api_version, kind)
+
+        def on_update(old: Obj, new: Obj) -> None:
+            self._queue(UPDATE, new, api_version, kind, old=old)
+
+        def on_delete(obj: Obj | informer.DeletedFinalStateUnknown) -> None:
+            self._queue(DELETE, obj, api_version, kind)
+
+        monitor.add_handlers(on_add=on_add, on_update=on_update, on_delete=on_delete)
 
     def is_synced(self) -> bool:
         return all(m.has_synced() for m in self._monitors.values())

@@ -122,7 +122,7 @@ def read_root_ca(kubeconfig: Path, *, root_ca_file: Path | None) -> str:
     if cluster.get("certificate-authority-data"):
         return base64.b64decode(cluster["certificate-authority-data"]).decode("ascii")
     if cluster.get("certificate-authority"):
-        return (kubeconfig.parent / cluster["certificate-authority"]).read_text()
+        return (kubeconfig.parent / str(cluster["certificate-authority"])).read_text()
     return ""
 
 

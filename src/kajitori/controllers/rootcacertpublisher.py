@@ -88,7 +88,8 @@ class Publisher:
                 if not apistatus.is_namespace_gone_or_terminating(exc):
                     raise
             return
-        if current.get("data") == data and meta.annotations(current).get(DESCRIPTION_ANNOTATION):
+        annotations = meta.metadata(current).get("annotations") or {}
+        if current.get("data") == data and annotations.get(DESCRIPTION_ANNOTATION):
             return
         repaired = copy.deepcopy(current)  # the cache's copy is shared
         repaired["data"] = data

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar
 
 from kajitori.client import backoff, workqueue
+from kajitori.controllers import discovery
 
 T = TypeVar("T", bound=Hashable)
 
@@ -35,7 +36,7 @@ class SyncFailed(Exception):
     an object that should be gone and is not): retried with backoff like an API error."""
 
 
-SYNC_FAILURES = (*backoff.RETRIABLE, LookupError, SyncFailed)
+SYNC_FAILURES = (*backoff.RETRIABLE, discovery.RESTMappingError, SyncFailed)
 """What a failed sync may raise and be retried for: API and transport errors, undecodable
 answers, lookups that rediscovery may fix (`discovery.RESTMappingError`), `SyncFailed`."""
 
