@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from kajitori.client import informer, rest
 from kajitori.controllers import (
+    cronjob,
     garbagecollector,
+    job,
     namespace,
     podgc,
     replicaset,
@@ -69,6 +71,8 @@ GARBAGE_COLLECTOR_CONTROLLER = "garbage-collector-controller"
 POD_GARBAGE_COLLECTOR_CONTROLLER = "pod-garbage-collector-controller"
 TTL_AFTER_FINISHED_CONTROLLER = "ttl-after-finished-controller"
 ROOT_CA_CERTIFICATE_PUBLISHER_CONTROLLER = "root-ca-certificate-publisher-controller"
+JOB_CONTROLLER = "job-controller"
+CRONJOB_CONTROLLER = "cronjob-controller"
 REPLICATION_CONTROLLER_CONTROLLER = "replicationcontroller-controller"
 DEPLOYMENT_CONTROLLER = "deployment-controller"
 REPLICASET_CONTROLLER = "replicaset-controller"
@@ -127,6 +131,14 @@ def _replicaset(ctx: ControllerContext) -> Controller:
     return replicaset.new_replicaset_controller(ctx.client, informers=ctx.informers)
 
 
+def _job(ctx: ControllerContext) -> Controller:
+    return job.new_job_controller(ctx.client, informers=ctx.informers)
+
+
+def _cronjob(ctx: ControllerContext) -> Controller:
+    return cronjob.new_cron_job_controller(ctx.client, informers=ctx.informers)
+
+
 def _enabled_garbage_collector(ctx: ControllerContext) -> bool:
     return ctx.settings.enable_garbage_collector
 
@@ -140,6 +152,8 @@ def new_controller_descriptors() -> dict[str, ControllerDescriptor]:
         ControllerDescriptor(NAMESPACE_CONTROLLER, _namespace, aliases=("namespace",)),
         ControllerDescriptor(SERVICEACCOUNT_CONTROLLER, _serviceaccount,
                              aliases=("serviceaccount",)),
+        ControllerDescriptor(JOB_CONTROLLER, _job, aliases=("job",)),
+        ControllerDescriptor(CRONJOB_CONTROLLER, _cronjob, aliases=("cronjob",)),
         ControllerDescriptor(GARBAGE_COLLECTOR_CONTROLLER, _garbage_collector,
                              aliases=("garbagecollector",)),
         ControllerDescriptor(DEPLOYMENT_CONTROLLER, _deployment, aliases=("deployment",)),
