@@ -615,8 +615,8 @@ class CronJobController:
             except errors.StatusError as get_exc:
                 result.error = get_exc
                 return result
-            ref = podcontrol.get_controller_of(created)
-            if ref is None or ref.get("uid") != meta.uid(cron_job) or \
+            owner = podcontrol.get_controller_of(created)
+            if owner is None or owner.get("uid") != meta.uid(cron_job) or \
                     in_active_list(cron_job, meta.uid(created)):
                 return result
         if already_exists:

@@ -40,7 +40,7 @@ def is_indexed_job(job: Obj) -> bool:
 def completion_index(pod: Obj) -> int:
     """The pod's index from its annotation, or UNKNOWN_COMPLETION_INDEX when it has none or
     a malformed or negative one."""
-    value = meta.annotations(pod).get(COMPLETION_INDEX_ANNOTATION)
+    value = (meta.metadata(pod).get("annotations") or {}).get(COMPLETION_INDEX_ANNOTATION)
     if value is None:
         return UNKNOWN_COMPLETION_INDEX
     try:

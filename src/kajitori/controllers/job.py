@@ -697,12 +697,12 @@ class JobController:
             if satisfied and not meta.deletion_timestamp(job):
                 active, manage_error = await self._manage_job(key, job, ctx)
                 manage_called = True
-            completions = spec.get("completions")
-            if completions is None:
+            wanted = spec.get("completions")
+            if wanted is None:
                 # Any success ends a work-queue Job, once its other pods have stopped.
                 complete = ctx.succeeded > 0 and active == 0
             else:
-                complete = ctx.succeeded >= int(completions) and active == 0
+                complete = ctx.succeeded >= int(wanted) and active == 0
             if complete:
                 ctx.finished_condition = new_condition(SUCCESS_CRITERIA_MET, "True",
                                                        COMPLETIONS_REACHED,
