@@ -122,6 +122,9 @@ async def get_new_replicaset(dc: SyncContext, d: Obj, rs_list: list[Obj], old_rs
         if changed or int((rs_copy.get("spec") or {}).get("minReadySeconds") or 0) != min_ready:
             rs_copy["spec"]["minReadySeconds"] = min_ready
             updated: Obj = await dc.client.update(_path(REPLICASETS, rs_copy), rs_copy)
+            # Later steps of this sync read `rs_list` again (a scaling check, then the
+            # rollout): they must see this write, or their own would conflict with it.
+            rs_list[rs_list.index(existing)] = updated
             return updated
         needs_update = revisions.set_deployment_revision(
             d, meta.annotations(rs_copy).get(revisions.REVISION_ANNOTATION, ""))
