@@ -3,9 +3,9 @@ the default ServiceAccount and root CA in new namespaces, the garbage collector'
 propagation policies, owners deleted while no controller ran, and TTL after finished.
 
 The module's server runs the controller manager in a second process
-(`kajitori.testing.running(..., controllers=True)`). Owners are Deployments nobody controls
-(the Deployment controller is not part of this module) and their dependents ConfigMaps carrying
-ownerReferences, as upstream's garbage collector tests do with any kinds.
+(`kajitori.testing.running(..., controllers=True)`). Owners are Deployments and the dependents
+under test ConfigMaps carrying ownerReferences to them, as upstream's garbage collector tests
+use any kinds (whatever else the Deployment controller makes follows the same rules).
 """
 
 from __future__ import annotations
