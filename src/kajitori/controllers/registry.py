@@ -16,14 +16,19 @@ from typing import TYPE_CHECKING, Protocol
 from kajitori.client import informer, rest
 from kajitori.controllers import (
     cronjob,
+    disruption,
+    endpoints,
+    endpointslice,
     garbagecollector,
     job,
     namespace,
+    nodelifecycle,
     podgc,
     replicaset,
     replicationcontroller,
     rootcacertpublisher,
     serviceaccount,
+    tainteviction,
     ttlafterfinished,
 )
 from kajitori.controllers.deployment import controller as deployment
@@ -76,6 +81,11 @@ CRONJOB_CONTROLLER = "cronjob-controller"
 REPLICATION_CONTROLLER_CONTROLLER = "replicationcontroller-controller"
 DEPLOYMENT_CONTROLLER = "deployment-controller"
 REPLICASET_CONTROLLER = "replicaset-controller"
+ENDPOINTS_CONTROLLER = "endpoints-controller"
+ENDPOINTSLICE_CONTROLLER = "endpointslice-controller"
+DISRUPTION_CONTROLLER = "disruption-controller"
+NODE_LIFECYCLE_CONTROLLER = "node-lifecycle-controller"
+TAINT_EVICTION_CONTROLLER = "taint-eviction-controller"
 
 
 def _namespace(ctx: ControllerContext) -> Controller:
@@ -139,6 +149,26 @@ def _cronjob(ctx: ControllerContext) -> Controller:
     return cronjob.new_cron_job_controller(ctx.client, informers=ctx.informers)
 
 
+def _endpoints(ctx: ControllerContext) -> Controller:
+    return endpoints.new_endpoints_controller(ctx.client, informers=ctx.informers)
+
+
+def _endpointslice(ctx: ControllerContext) -> Controller:
+    return endpointslice.new_endpointslice_controller(ctx.client, informers=ctx.informers)
+
+
+def _disruption(ctx: ControllerContext) -> Controller:
+    return disruption.new_disruption_controller(ctx.client, informers=ctx.informers)
+
+
+def _node_lifecycle(ctx: ControllerContext) -> Controller:
+    return nodelifecycle.new_node_lifecycle_controller(ctx.client, informers=ctx.informers)
+
+
+def _taint_eviction(ctx: ControllerContext) -> Controller:
+    return tainteviction.new_taint_eviction_controller(ctx.client, informers=ctx.informers)
+
+
 def _enabled_garbage_collector(ctx: ControllerContext) -> bool:
     return ctx.settings.enable_garbage_collector
 
@@ -146,6 +176,9 @@ def _enabled_garbage_collector(ctx: ControllerContext) -> bool:
 def new_controller_descriptors() -> dict[str, ControllerDescriptor]:
     """Every known controller by canonical name, in upstream's order."""
     descriptors = [
+        ControllerDescriptor(ENDPOINTS_CONTROLLER, _endpoints, aliases=("endpoint",)),
+        ControllerDescriptor(ENDPOINTSLICE_CONTROLLER, _endpointslice,
+                             aliases=("endpointslice",)),
         ControllerDescriptor(REPLICATION_CONTROLLER_CONTROLLER, _replication_controller,
                              aliases=("replicationcontroller",)),
         ControllerDescriptor(POD_GARBAGE_COLLECTOR_CONTROLLER, _podgc, aliases=("podgc",)),
@@ -158,8 +191,12 @@ def new_controller_descriptors() -> dict[str, ControllerDescriptor]:
                              aliases=("garbagecollector",)),
         ControllerDescriptor(DEPLOYMENT_CONTROLLER, _deployment, aliases=("deployment",)),
         ControllerDescriptor(REPLICASET_CONTROLLER, _replicaset, aliases=("replicaset",)),
+        ControllerDescriptor(DISRUPTION_CONTROLLER, _disruption, aliases=("disruption",)),
         ControllerDescriptor(TTL_AFTER_FINISHED_CONTROLLER, _ttl_after_finished,
                              aliases=("ttl-after-finished",)),
+        ControllerDescriptor(NODE_LIFECYCLE_CONTROLLER, _node_lifecycle,
+                             aliases=("nodelifecycle",)),
+        ControllerDescriptor(TAINT_EVICTION_CONTROLLER, _taint_eviction),
         ControllerDescriptor(ROOT_CA_CERTIFICATE_PUBLISHER_CONTROLLER, _root_ca_publisher,
                              aliases=("root-ca-cert-publisher",)),
     ]
