@@ -1,12 +1,13 @@
 """Deployments, ReplicaSets and ReplicationControllers on simulated nodes, driven with kubectl.
 
-The module's server runs the controller manager in a second process (its ReplicaSet,
-ReplicationController, Deployment and garbage collector controllers among the rest), and, in
-a background thread of this process, the scheduler (no leader election) and three simulated
-nodes that run every pod and report it Ready. Each test works in a namespace of its own.
+The module's server runs the controller manager (its ReplicaSet, ReplicationController,
+Deployment and garbage collector controllers among the rest), and, in a background thread of
+this process, the scheduler (no leader election) and three simulated nodes that run every pod
+and report it Ready. Each test works in a namespace of its own.
 
-The scheduler runs without PodTopologySpread: its scoring currently fails on pods that have a
-controller (TODO(#5): drop `SCHEDULER_CONFIG` once it scores them).
+The scheduler runs here, without PodTopologySpread, instead of the server's: that plugin's
+scoring currently fails on pods that have a controller, which ends the server's components
+(TODO(#5): drop `SCHEDULER_CONFIG` and `--disable-scheduler` once it scores them).
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Cluste
     data_dir = tmp_path_factory.mktemp("cluster")
     scheduler_config = data_dir / "scheduler.yaml"
     scheduler_config.write_text(yaml.safe_dump(SCHEDULER_CONFIG))
-    with harness.running(data_dir, controllers=True) as started:
+    with harness.running(data_dir, controllers=True,
+                         extra_args=("--disable-scheduler",)) as started:
         nodes = Nodes(started.kubeconfig, scheduler_config)
         nodes.start()
         try:
@@ -274,3 +276,17 @@ def test_a_deployment_that_cannot_progress_exceeds_its_deadline(kubectl: Kubectl
         "conditions"] if c["type"] == "Progressing")
     assert (condition["status"], condition["reason"]) == ("False", "ProgressDeadlineExceeded")
     assert condition["message"].endswith("has timed out progressing.")
+
+
+def test_deleting_a_deployment_removes_its_replicasets_and_pods_unless_orphaned(
+        kubectl: Kubectl, ns: str) -> None:
+    for name in ("gone", "kept"):
+        kubectl("-n", ns, "create", "deployment", name, "--image=nginx", "--replicas=2")
+        rollout_status(kubectl, ns, name)
+    kubectl("-n", ns, "delete", "deployment", "gone", WAIT)
+    eventually(lambda: not get_json(kubectl, ns, "rs", "-l", "app=gone")["items"] and
+               not running_pods(kubectl, ns, "app=gone"))
+    kubectl("-n", ns, "delete", "deployment", "kept", "--cascade=orphan", WAIT)
+    [rs] = get_json(kubectl, ns, "rs", "-l", "app=kept")["items"]
+    assert "ownerReferences" not in rs["metadata"]
+    assert len(running_pods(kubectl, ns, "app=kept")) == 2
