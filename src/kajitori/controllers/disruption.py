@@ -287,7 +287,7 @@ class DisruptionController:
         ReplicaSet not owned by a Deployment, the Deployment of one that is, a
         ReplicationController, a StatefulSet, then any kind's scale subresource."""
         group, _ = meta.split_api_version(ref.get("apiVersion", ""))
-        kind, name, uid = ref.get("kind"), ref.get("name", ""), ref.get("uid")
+        kind, name, uid = str(ref.get("kind", "")), str(ref.get("name", "")), ref.get("uid")
         key = f"{namespace}/{name}"
         if (group, kind) == ("apps", "ReplicaSet"):
             rs = self._rs.cache.get(key)

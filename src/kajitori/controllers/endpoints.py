@@ -123,10 +123,10 @@ def repack_subsets(entries: Iterable[tuple[Obj, Obj | None, bool]]) -> list[Obj]
     subsets = []
     for marks_key, group_ports in groups.items():
         subset: Obj = {}
-        ready = [addresses[k] for k, is_ready in marks_key if is_ready]
+        ready_addresses = [addresses[k] for k, is_ready in marks_key if is_ready]
         not_ready = [addresses[k] for k, is_ready in marks_key if not is_ready]
-        if ready:
-            subset["addresses"] = ready
+        if ready_addresses:
+            subset["addresses"] = ready_addresses
         if not_ready:
             subset["notReadyAddresses"] = not_ready
         if group_ports:
@@ -288,17 +288,17 @@ class EndpointsController:
             updated = {"apiVersion": "v1", "kind": "Endpoints",
                        "metadata": {"name": name, "namespace": namespace}}
         md = updated["metadata"]
-        annotations = dict(md.get("annotations") or {})
+        wanted = dict(md.get("annotations") or {})
         if trigger is not None:
-            annotations[triggertime.LAST_CHANGE_TRIGGER_TIME_ANNOTATION] = \
+            wanted[triggertime.LAST_CHANGE_TRIGGER_TIME_ANNOTATION] = \
                 triggertime.format_trigger_time(trigger)
         else:
-            annotations.pop(triggertime.LAST_CHANGE_TRIGGER_TIME_ANNOTATION, None)
+            wanted.pop(triggertime.LAST_CHANGE_TRIGGER_TIME_ANNOTATION, None)
         if truncate_subsets(subsets):
-            annotations[OVER_CAPACITY_ANNOTATION] = TRUNCATED
+            wanted[OVER_CAPACITY_ANNOTATION] = TRUNCATED
         else:
-            annotations.pop(OVER_CAPACITY_ANNOTATION, None)
-        md["annotations"] = annotations
+            wanted.pop(OVER_CAPACITY_ANNOTATION, None)
+        md["annotations"] = wanted
         md["labels"] = wanted_labels
         updated["subsets"] = subsets
         await self._write(updated, create=current is None, namespace=namespace, name=name)

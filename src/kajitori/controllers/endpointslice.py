@@ -432,13 +432,13 @@ class EndpointSliceController:
         namespace = meta.namespace(service)
         collection = rest.resource_path(*ENDPOINT_SLICES, namespace=namespace)
         for endpoint_slice in plan.create + plan.update:
-            annotations = dict(meta.annotations(endpoint_slice))
+            wanted = dict(meta.annotations(endpoint_slice))
             if trigger is not None:
-                annotations[triggertime.LAST_CHANGE_TRIGGER_TIME_ANNOTATION] = \
+                wanted[triggertime.LAST_CHANGE_TRIGGER_TIME_ANNOTATION] = \
                     triggertime.format_trigger_time(trigger)
             else:
-                annotations.pop(triggertime.LAST_CHANGE_TRIGGER_TIME_ANNOTATION, None)
-            endpoint_slice["metadata"]["annotations"] = annotations
+                wanted.pop(triggertime.LAST_CHANGE_TRIGGER_TIME_ANNOTATION, None)
+            endpoint_slice["metadata"]["annotations"] = wanted
         failures: list[str] = []
         if not meta.deletion_timestamp(service):
             for new in plan.create:
