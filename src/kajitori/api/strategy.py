@@ -40,6 +40,18 @@ GENERATION_KINDS = frozenset({
 # requested through an annotation).
 ANNOTATIONS_BUMP_GENERATION = frozenset({("apps", "deployments")})
 
+# Metadata a /status write may change, per kind (upstream's status strategies).
+STATUS_METADATA: dict[tuple[str, str], tuple[str, ...]] = {
+    ("", "pods"): ("labels", "annotations"),
+    ("", "nodes"): ("labels", "annotations"),
+    ("", "replicationcontrollers"): ("labels", "annotations"),
+    ("apps", "deployments"): ("annotations",),
+    ("apps", "replicasets"): ("labels", "annotations"),
+    ("apps", "statefulsets"): ("labels", "annotations"),
+    ("apps", "daemonsets"): ("labels", "annotations"),
+    ("batch", "jobs"): ("labels", "annotations"),
+}
+
 JOB_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
 LEGACY_CONTROLLER_UID_LABEL = "controller-uid"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
@@ -144,14 +156,24 @@ def prepare_for_update(group: str, resource: str, new: Obj, old: Obj, *,
         new["metadata"]["generation"] = old_generation + 1 if changed else old_generation
 
 
-def prepare_for_status_update(new: Obj, old: Obj) -> None:
+def prepare_for_status_update(group: str, resource: str, new: Obj, old: Obj) -> None:
     """A write to /status changes status only: everything else comes from the old object,
-    except the metadata a status writer may touch (labels and annotations stay as stored)."""
+    except the metadata the kind's status strategy lets through (STATUS_METADATA: the older
+    workload kinds' strategies reset only the spec, so their controllers write annotations
+    such as `deployment.kubernetes.io/revision` with their status; newer kinds use upstream's
+    ResetObjectMetaForStatus and keep every field as stored)."""
     status = new.get("status")
     metadata = new.get("metadata", {})
+    passed = {field_: metadata[field_] for field_ in STATUS_METADATA.get((group, resource), ())
+              if field_ in metadata}
     new.clear()
     new.update(copy.deepcopy(old))
     new["metadata"]["resourceVersion"] = metadata.get("resourceVersion", "")
+    for field_ in STATUS_METADATA.get((group, resource), ()):
+        if field_ in passed:
+            new["metadata"][field_] = passed[field_]
+        else:
+            new["metadata"].pop(field_, None)
     if status is None:
         new.pop("status", None)
     else:

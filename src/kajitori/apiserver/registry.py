@@ -323,7 +323,8 @@ class Registry:
                             subresource: str, user: Any, field_manager: str | None) -> Obj:
         name = meta.name(old)
         if subresource == "status":
-            strategy.prepare_for_status_update(obj, old)
+            strategy.prepare_for_status_update(self.resource.group, self.resource.plural, obj,
+                                               old)
         elif subresource == "finalize":
             strategy.prepare_for_finalize_update(obj, old)
         elif self.custom is not None:

@@ -9,26 +9,49 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
-from kajitori import sim
+from kajitori import scheduler, sim
+from kajitori.controllers import manager
+
+log = logging.getLogger(__name__)
+
+
+def _wanted(args: argparse.Namespace) -> list[Coroutine[Any, Any, None]]:
+    """The components the command line asks for, as coroutines to run."""
+    kubeconfig: Path = args.kubeconfig
+    wanted: list[Coroutine[Any, Any, None]] = []
+    if args.command == "controller-manager" or getattr(args, "controller_manager", False):
+        wanted.append(manager.run(kubeconfig=kubeconfig))
+    if args.command == "scheduler" or getattr(args, "scheduler", False):
+        wanted.append(scheduler.run(kubeconfig=kubeconfig,
+                                    config=getattr(args, "scheduler_config", None),
+                                    leader_elect=getattr(args, "leader_elect", True)))
+    if args.command == "sim":
+        wanted.append(sim.run(kubeconfig=kubeconfig, nodes=args.nodes, config=args.config))
+    elif getattr(args, "sim_nodes", None) or getattr(args, "sim_config", None):
+        wanted.append(sim.run(kubeconfig=kubeconfig, nodes=args.sim_nodes,
+                              config=args.sim_config))
+    return wanted
 
 
 async def run(args: argparse.Namespace) -> None:
-    """Run the requested components until SIGINT/SIGTERM; a component's failure ends all."""
-    kubeconfig: Path = args.kubeconfig
-    nodes = getattr(args, "sim_nodes", None) or getattr(args, "nodes", None)
-    config = getattr(args, "sim_config", None) or getattr(args, "config", None)
+    """Run the requested components until SIGINT/SIGTERM. A component that fails ends all (its
+    exception propagates); one that returns — the controller manager on losing its Lease — ends
+    all too, as upstream's process would exit."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with asyncio.TaskGroup() as group:
-        tasks = []
-        if nodes or config:
-            tasks.append(group.create_task(sim.run(kubeconfig=kubeconfig, nodes=nodes,
-                                                   config=config)))
-        await stop.wait()
-        for task in tasks:
+        tasks = [group.create_task(component) for component in _wanted(args)]
+        stopped = group.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopped], return_when=asyncio.FIRST_COMPLETED)
+        if stopped not in done:
+            log.warning("a component ended on its own; stopping the others")
+        for task in [*tasks, stopped]:
             task.cancel()

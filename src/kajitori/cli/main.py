@@ -41,8 +41,26 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
                         help="where to write the admin kubeconfig (default DIR/admin.kubeconfig)")
     parser.add_argument("--token-auth-file", type=Path, default=None,
                         help="static bearer tokens, CSV: token,user,uid,\"group1,group2\"")
+    parser.add_argument("--disable-scheduler", action="store_true",
+                        help="do not run the scheduler")
+    parser.add_argument("--disable-controller-manager", action="store_true",
+                        help="do not run the controller manager")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity")
+
+
+def _add_kubeconfig_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", type=Path, required=True,
+                        help="the cluster to join, as an admin kubeconfig")
+    parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
+                        help="log verbosity")
+
+
+def _add_scheduler_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", dest="scheduler_config", type=Path, default=None,
+                        help="a KubeSchedulerConfiguration file")
+    parser.add_argument("--leader-elect", type=lambda v: v.lower() == "true", default=True,
+                        help="elect a leader on the kube-scheduler Lease (default true)")
 
 
 def _add_sim_flags(parser: argparse.ArgumentParser, *, prefix: str) -> None:
@@ -61,15 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_flags(up)
     _add_sim_flags(up, prefix="sim-")
     sim = commands.add_parser("sim", help="add simulated nodes to a cluster")
-    sim.add_argument("--kubeconfig", type=Path, required=True)
+    _add_kubeconfig_flags(sim)
     _add_sim_flags(sim, prefix="")
-    sim.add_argument("-v", "--v", dest="verbosity", type=int, default=0, help="log verbosity")
+    scheduler = commands.add_parser("scheduler", help="run the scheduler against a cluster")
+    _add_kubeconfig_flags(scheduler)
+    _add_scheduler_flags(scheduler)
+    controller_manager = commands.add_parser(
+        "controller-manager", help="run the controller manager against a cluster")
+    _add_kubeconfig_flags(controller_manager)
     components_ = commands.add_parser(
         "components", help="run cluster components against a kubeconfig (as server and up do)")
-    components_.add_argument("--kubeconfig", type=Path, required=True)
+    _add_kubeconfig_flags(components_)
+    components_.add_argument("--scheduler", action="store_true", help="run the scheduler")
+    components_.add_argument("--controller-manager", action="store_true",
+                             help="run the controller manager")
     _add_sim_flags(components_, prefix="sim-")
-    components_.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
-                             help="log verbosity")
     return parser
 
 

@@ -2,8 +2,8 @@
 in a child process.
 
 The API server gets a core to itself (the GIL makes one process one core): the child runs
-`kajitori components`, which holds the node agents (simulated nodes today) and, as they land,
-the controller manager and scheduler, on one event loop. The child starts once the admin
+`kajitori components`, which holds the controller manager, the scheduler and the node agents
+(simulated nodes today) on one event loop. The child starts once the admin
 kubeconfig is written and is stopped (SIGTERM, then SIGKILL) before the server.
 """
 
@@ -30,6 +30,9 @@ log = logging.getLogger("kajitori")
 
 SERVICE_IP = "10.96.0.1"
 COMPONENTS_STOP_TIMEOUT = 10.0
+RESTART_BACKOFF_INITIAL = 1.0
+RESTART_BACKOFF_MAX = 30.0
+RESTART_BACKOFF_RESET = 60.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,10 @@ def components_args(args: argparse.Namespace, kubeconfig_path: Path) -> list[str
     """The `kajitori components` command line for what this server runs besides itself;
     empty when it runs nothing else."""
     wanted: list[str] = []
+    if not args.disable_controller_manager:
+        wanted.append("--controller-manager")
+    if not args.disable_scheduler:
+        wanted.append("--scheduler")
     if getattr(args, "sim_nodes", None):
         wanted += ["--sim-nodes", str(args.sim_nodes)]
     if getattr(args, "sim_config", None):
@@ -74,25 +81,48 @@ def components_args(args: argparse.Namespace, kubeconfig_path: Path) -> list[str
             str(kubeconfig_path), *wanted]
 
 
+async def _supervise(command: list[str], children: list[asyncio.subprocess.Process]) -> None:
+    """Keep the components child running: one that exits is started again after a back-off
+    (1 s doubling to 30 s, reset after a minute of health), as a kubelet restarts a static
+    pod, so a crashing component never leaves the cluster without controllers for good."""
+    delay = RESTART_BACKOFF_INITIAL
+    loop = asyncio.get_running_loop()
+    while True:
+        child = await asyncio.create_subprocess_exec(*command)
+        children[:] = [child]
+        started = loop.time()
+        code = await child.wait()
+        if loop.time() - started > RESTART_BACKOFF_RESET:
+            delay = RESTART_BACKOFF_INITIAL
+        log.error("the components process exited with %s; restarting it in %.0f s", code, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RESTART_BACKOFF_MAX)
+
+
 @contextlib.asynccontextmanager
-async def components_process(command: list[str]
-                             ) -> AsyncIterator[asyncio.subprocess.Process | None]:
-    """Run the components child for the duration of the block (nothing when `command` is
-    empty); it shares this process's stderr, so its logs appear with the server's."""
+async def components_process(command: list[str]) -> AsyncIterator[None]:
+    """Run (and keep running) the components child for the duration of the block; nothing
+    when `command` is empty. It shares this process's stderr, so its logs appear with the
+    server's."""
     if not command:
         yield None
         return
-    child = await asyncio.create_subprocess_exec(*command)
+    children: list[asyncio.subprocess.Process] = []
+    supervisor = asyncio.create_task(_supervise(command, children))
     try:
-        yield child
+        yield None
     finally:
-        if child.returncode is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(child.wait(), COMPONENTS_STOP_TIMEOUT)
-            except TimeoutError:
-                child.kill()
-                await child.wait()
+        supervisor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await supervisor
+        for child in children:
+            if child.returncode is None:
+                child.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(child.wait(), COMPONENTS_STOP_TIMEOUT)
+                except TimeoutError:
+                    child.kill()
+                    await child.wait()
 
 
 async def serve(args: argparse.Namespace, prepared: Prepared, *, announce: bool) -> None:

@@ -3,8 +3,8 @@
 Starts `kajitori server` as a child process on a free port with its data in a temporary
 directory, waits until `/readyz` answers, yields the admin kubeconfig path, and stops the server
 (SIGTERM, then SIGKILL) on exit. The same data directory can be handed to a second `cluster()`
-to test restarts. With `controllers=True` the controller manager (`kajitori.controllers.manager`)
-runs beside it in a second process, logging to `controllers.log`, stopped first on exit.
+to test restarts. The server runs its components (scheduler, controller manager) in its own child
+process, as `kajitori server` always does; their logs go to `server.log` too.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ class Cluster:
     data_dir: Path
     server: str
     process: subprocess.Popen[bytes]
-    controllers: subprocess.Popen[bytes] | None = None
 
     def kill(self) -> None:
         """Stop the server as a crash would (SIGKILL)."""
@@ -51,12 +50,6 @@ def _server_url(kubeconfig: Path) -> str | None:
         return None
 
 
-CONTROLLER_MANAGER = ("import asyncio, logging, pathlib, sys; "
-                      "from kajitori.controllers import manager; "
-                      "logging.basicConfig(level=logging.INFO); "
-                      "asyncio.run(manager.run(kubeconfig=pathlib.Path(sys.argv[1])))")
-
-
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -70,34 +63,24 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def running(data_dir: Path, *, extra_args: tuple[str, ...] = (),
             controllers: bool = False) -> Iterator[Cluster]:
-    """A server on `data_dir` (kept afterwards), and with `controllers` the controller manager;
-    the building block of `cluster()`."""
+    """A server on `data_dir` (kept afterwards); the building block of `cluster()`. It runs the
+    scheduler, and with `controllers` the controller manager too (off by default here, so that
+    tests of the API alone see namespaces hold only what they put there)."""
     kubeconfig = data_dir / "admin.kubeconfig"
     with contextlib.suppress(FileNotFoundError):
         kubeconfig.unlink()  # a fresh one tells us the new port
+    component_args = () if controllers else ("--disable-controller-manager",)
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "kajitori.cli.main", "server", "--data-dir", str(data_dir),
-         "--https-port", "0", *extra_args],
+         "--https-port", "0", *component_args, *extra_args],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    manager: subprocess.Popen[bytes] | None = None
-    manager_log = open(data_dir / "controllers.log", "ab") if controllers else None  # noqa: SIM115
     try:
         server = _wait_ready(process, kubeconfig, data_dir)
-        if controllers:
-            manager = subprocess.Popen(
-                [sys.executable, "-c", CONTROLLER_MANAGER, str(kubeconfig)],
-                stdout=manager_log, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        yield Cluster(kubeconfig=kubeconfig, data_dir=data_dir, server=server, process=process,
-                      controllers=manager)
+        yield Cluster(kubeconfig=kubeconfig, data_dir=data_dir, server=server, process=process)
     finally:
-        if manager is not None:
-            _stop(manager)
         _stop(process)
         log.close()
-        if manager_log is not None:
-            manager_log.close()
 
 
 def _wait_ready(process: subprocess.Popen[bytes], kubeconfig: Path, data_dir: Path) -> str:
@@ -114,8 +97,9 @@ def _wait_ready(process: subprocess.Popen[bytes], kubeconfig: Path, data_dir: Pa
 
 
 @contextlib.contextmanager
-def cluster(*, extra_args: tuple[str, ...] = (), controllers: bool = False) -> Iterator[Path]:
-    """Start a cluster in a temporary directory and yield its kubeconfig path."""
+def cluster(*, extra_args: tuple[str, ...] = (), controllers: bool = True) -> Iterator[Path]:
+    """Start a cluster (API server, scheduler and, unless told otherwise, the controller
+    manager) in a temporary directory and yield its kubeconfig path."""
     with tempfile.TemporaryDirectory(prefix="kajitori-") as tmp, \
             running(Path(tmp), extra_args=extra_args, controllers=controllers) as started:
         yield started.kubeconfig

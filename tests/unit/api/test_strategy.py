@@ -180,18 +180,36 @@ def test_status_update_changes_only_status() -> None:
     new["spec"]["replicas"] = 9
     new["metadata"]["labels"] = {"changed": "yes"}
     new["status"] = {"replicas": 3, "readyReplicas": 3}
-    strategy.prepare_for_status_update(new, old)
+    strategy.prepare_for_status_update("apps", "deployments", new, old)
     assert new["spec"] == old["spec"]
     assert new["metadata"]["labels"] == {"keep": "me"}
     assert new["metadata"]["generation"] == 2
     assert new["status"] == {"replicas": 3, "readyReplicas": 3}
 
 
+def test_deployment_status_update_may_change_annotations() -> None:
+    old = stored(deployment(status={}))
+    new = copy.deepcopy(old)
+    new["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": "1"}
+    strategy.prepare_for_status_update("apps", "deployments", new, old)
+    assert new["metadata"]["annotations"] == {"deployment.kubernetes.io/revision": "1"}
+
+
+def test_newer_kinds_keep_all_metadata_on_status_update() -> None:
+    old = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+           "metadata": {"name": "h", "annotations": {"a": "1"}, "resourceVersion": "1"},
+           "spec": {}, "status": {}}
+    new = copy.deepcopy(old)
+    new["metadata"]["annotations"] = {"a": "2"}
+    strategy.prepare_for_status_update("autoscaling", "horizontalpodautoscalers", new, old)
+    assert new["metadata"]["annotations"] == {"a": "1"}
+
+
 def test_status_update_carries_the_callers_resource_version() -> None:
     old = stored(deployment(status={}))
     new = copy.deepcopy(old)
     new["metadata"]["resourceVersion"] = "3"
-    strategy.prepare_for_status_update(new, old)
+    strategy.prepare_for_status_update("apps", "deployments", new, old)
     assert new["metadata"]["resourceVersion"] == "3"
 
 
@@ -200,7 +218,7 @@ def test_status_update_does_not_change_the_stored_object() -> None:
     snapshot = copy.deepcopy(old)
     new = copy.deepcopy(old)
     new["status"] = {"replicas": 5}
-    strategy.prepare_for_status_update(new, old)
+    strategy.prepare_for_status_update("apps", "deployments", new, old)
     new["spec"]["replicas"] = 77
     new["metadata"]["labels"] = {"x": "y"}
     assert old == snapshot

@@ -79,6 +79,19 @@ def test_default_constraints_spread_a_replicaset_over_hosts_and_zones() -> None:
     assert scores_by_node(plugin, pod("lonely", labels={"app": "other"}), cache) == {}
 
 
+def test_default_constraints_on_nodes_without_zones_spread_over_hosts_only() -> None:
+    class Handle:
+        @staticmethod
+        def lister(group: str, plural: str, namespace: str) -> list[dict]:
+            return [{"spec": {"selector": {"matchLabels": APP}}}] \
+                if plural == "replicasets" else []
+
+    cache = seeded_cache([node("h1"), node("h2")], [pod("w1", labels=APP, node_name="h1")])
+    plugin = podtopologyspread.PodTopologySpread(None, Handle())
+    scores = scores_by_node(plugin, pod("x", labels=APP), cache)
+    assert scores["h1"] < scores["h2"]
+
+
 def anti(selector: dict, key: str = ZONE) -> dict:
     return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
         {"labelSelector": {"matchLabels": selector}, "topologyKey": key}]}}

@@ -268,6 +268,8 @@ class PodTopologySpread:
             has_key = node_ids >= 0
             if per_domain is None:
                 count = counts[slots]
+            elif not len(per_domain):  # no node has the topology key: nothing to spread over
+                count = np.zeros(len(slots), dtype=np.int64)
             else:
                 count = per_domain[np.where(has_key, node_ids, 0)]
             raw += np.where(has_key, count * weight + (c.max_skew - 1), 0.0)
