@@ -13,8 +13,11 @@ $(BIN)/kajitori: pyproject.toml
 
 venv: $(BIN)/kajitori
 
+# Until the real node agent lands, the cluster's nodes are simulated (docs/simulated-nodes.md).
+UP_FLAGS ?= --sim-nodes 3
+
 up: venv
-	$(BIN)/kajitori up
+	$(BIN)/kajitori up $(UP_FLAGS)
 
 test: venv
 	$(BIN)/ruff check src tests bench
