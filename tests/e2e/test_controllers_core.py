@@ -204,7 +204,8 @@ def test_dependents_of_an_owner_deleted_while_controllers_were_down(
         assert dependents_of(offline, "default", "gone") == \
             ["configmap/gone-dep-0", "configmap/gone-dep-1"]
         log = (tmp_path / "controllers.log").open("ab")
-        manager = subprocess.Popen([sys.executable, "-c", harness.CONTROLLER_MANAGER,
+        manager = subprocess.Popen([sys.executable, "-m", "kajitori.cli.main",
+                                    "controller-manager", "--kubeconfig",
                                     str(started.kubeconfig)], stdout=log,
                                    stderr=subprocess.STDOUT)
         try:

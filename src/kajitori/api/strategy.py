@@ -34,6 +34,7 @@ GENERATION_KINDS = frozenset({
     ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"),
     ("resource.k8s.io", "deviceclasses"), ("resource.k8s.io", "resourceslices"),
     ("resource.k8s.io", "resourceclaims"), ("resource.k8s.io", "resourceclaimtemplates"),
+    ("discovery.k8s.io", "endpointslices"),
 })
 
 # The Deployment strategy also counts annotation changes as spec changes (rollbacks were once
