@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kajitori.api import errors, meta
+from kajitori.api import taints as taintmatching
 from kajitori.client import clock as clock_
 from kajitori.client import events, informer, rest, workqueue
 from kajitori.controllers import worker
@@ -51,27 +52,13 @@ DELETE_WORKERS = 8
 NODE_NAME_INDEX = "taint-eviction-controller/spec.nodeName"
 
 
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """Upstream's Toleration.ToleratesTaint: an empty effect matches every effect, an empty
-    key with Exists every key; Exists ignores the value, Equal (the default) compares it."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    operator = toleration.get("operator") or "Equal"
-    if key != (taint.get("key") or "") and not (key == "" and operator == "Exists"):
-        return False
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
 
-
-def matching_tolerations(taints: list[Obj], tolerations: list[Obj]) -> list[Obj] | None:
+def matching_tolerations(node_taints: list[Obj], tolerations: list[Obj]) -> list[Obj] | None:
     """The toleration used for each taint, or None when one taint is not tolerated
     (upstream's GetMatchingTolerations)."""
     used = []
-    for taint in taints:
-        found = next((t for t in tolerations if tolerates(t, taint)), None)
+    for taint in node_taints:
+        found = next((t for t in tolerations if taintmatching.tolerates(t, taint)), None)
         if found is None:
             return None
         used.append(found)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from kajitori.api import labels as labels_
-from kajitori.scheduler import taints as taints_
+from kajitori.api import taints as taints_
 from kajitori.scheduler import types
 
 Obj = dict[str, Any]

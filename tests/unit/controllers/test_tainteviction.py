@@ -7,6 +7,7 @@ from typing import Any
 
 import fakecluster
 
+from kajitori.api import taints
 from kajitori.client import FakeClock, rest
 from kajitori.controllers import tainteviction
 
@@ -100,7 +101,7 @@ async def test_forever_tolerated_and_removed_taints_cancel(client: rest.RESTClie
 
 def test_toleration_matching() -> None:
     taint = {"key": "k", "value": "v", "effect": "NoExecute"}
-    tolerates = tainteviction.tolerates
+    tolerates = taints.tolerates
     assert tolerates({"key": "k", "operator": "Equal", "value": "v"}, taint)
     assert not tolerates({"key": "k", "value": "w"}, taint)
     assert tolerates({"key": "k", "operator": "Exists", "effect": "NoExecute"}, taint)

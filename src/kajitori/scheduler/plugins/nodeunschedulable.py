@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kajitori.scheduler import framework, taints
+from kajitori.api import taints
+from kajitori.scheduler import framework
 from kajitori.scheduler.framework import ActionType, ClusterEvent, EventResource
 
 NAME = "NodeUnschedulable"

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from kajitori.scheduler import framework, taints
+from kajitori.api import taints
+from kajitori.scheduler import framework
 from kajitori.scheduler.framework import ActionType, ClusterEvent, EventResource
 
 NAME = "TaintToleration"

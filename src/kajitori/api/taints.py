@@ -3,8 +3,8 @@
 Mirrors upstream's `v1helper.TolerationsTolerateTaint` / `Toleration.ToleratesTaint` and
 `FindMatchingUntoleratedTaint` (component-helpers/scheduling/corev1): a toleration with an
 empty effect tolerates every effect; an empty key with operator Exists tolerates every key;
-Exists ignores the value, Equal (or no operator) compares it. TaintToleration,
-NodeUnschedulable and PodTopologySpread's taint policy use these.
+Exists ignores the value, Equal (or no operator) compares it. The scheduler's TaintToleration,
+NodeUnschedulable and PodTopologySpread and the taint-eviction controller use these.
 """
 
 from __future__ import annotations
