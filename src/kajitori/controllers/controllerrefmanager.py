@@ -10,7 +10,10 @@ deleted. Adoption first re-reads the controller from the API once per claim (`ca
 because a cached controller may have been deleted meanwhile (kubernetes#42639).
 
 Used by the ReplicaSet controller (pods) and the Deployment controller (ReplicaSets); the
-patches carry the object's uid so they never touch a namesake created since.
+patches carry the object's uid so they never touch a namesake created since. The event-handler
+side every owning controller shares lives here too: `resolve_controller_ref` (each upstream
+controller's `resolveControllerRef`) and `selecting` (the listers' `GetPodReplicaSets`,
+`getDeploymentsForReplicaSet`, `getPodJobs`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from kajitori.api import errors, labels, meta
+from kajitori.client import informer
 from kajitori.controllers import podcontrol, worker
 
 Obj = dict[str, Any]
@@ -58,6 +62,35 @@ def fresh_with_same_uid(get: Callable[[], Awaitable[Obj]], controller: Obj) -> C
         return fresh
 
     return get_fresh
+
+
+def resolve_controller_ref(controllers: informer.Indexer, namespace: str, ref: Obj, *,
+                           kind: str) -> Obj | None:
+    """The cached controller that `ref` (a controllerRef of an object in `namespace`) names, or
+    None when it names another kind, is not cached, or is cached with another uid (the named
+    controller was deleted and a namesake created since: not the object's controller)."""
+    if ref.get("kind") != kind:
+        return None
+    controller = controllers.get(f"{namespace}/{ref.get('name', '')}")
+    if controller is None or meta.uid(controller) != ref.get("uid"):
+        return None
+    return controller
+
+
+def selecting(controllers: Iterable[Obj], obj_labels: dict[str, str], *,
+              selector_of: Callable[[Obj], Obj | None]) -> list[Obj]:
+    """The controllers whose selector (`selector_of` one) matches `obj_labels`: the candidates
+    to adopt an orphan with those labels. An empty selector selects nothing, and an invalid one
+    is passed over (validation keeps them out; a stored one must not stop the others)."""
+    found = []
+    for controller in controllers:
+        try:
+            selector = labels.from_label_selector(selector_of(controller))
+        except errors.StatusError:
+            continue
+        if not selector.empty() and selector.matches(obj_labels):
+            found.append(controller)
+    return found
 
 
 def adopt_patch(controller_ref: Obj, obj_uid: str) -> Obj:

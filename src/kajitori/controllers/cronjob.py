@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from kajitori.api import errors, meta
 from kajitori.client import clock as clock_
 from kajitori.client import events, informer, rest, workqueue
-from kajitori.controllers import apistatus, cron, podcontrol, worker
+from kajitori.controllers import apistatus, controllerrefmanager, cron, podcontrol, worker
 
 Obj = dict[str, Any]
 
@@ -372,12 +372,8 @@ class CronJobController:
         self.queue.add(informer.meta_namespace_key(obj))
 
     def _resolve_controller_ref(self, namespace: str, ref: Obj) -> Obj | None:
-        if ref.get("kind") != CONTROLLER_KIND:
-            return None
-        cron_job = self._cron_jobs.cache.get(f"{namespace}/{ref.get('name', '')}")
-        if cron_job is None or meta.uid(cron_job) != ref.get("uid"):
-            return None
-        return cron_job
+        return controllerrefmanager.resolve_controller_ref(self._cron_jobs.cache, namespace, ref,
+                                                           kind=CONTROLLER_KIND)
 
     def _add_job(self, job: Obj) -> None:
         if meta.deletion_timestamp(job):

@@ -399,23 +399,14 @@ class JobController:
                              max(delay, self._settings.sync_job_batch_period))
 
     def _resolve_controller_ref(self, namespace: str, ref: Obj) -> Obj | None:
-        if ref.get("kind") != CONTROLLER_KIND:
-            return None
-        job = self._jobs.cache.get(f"{namespace}/{ref.get('name', '')}")
-        if job is None or meta.uid(job) != ref.get("uid"):
-            return None
-        return job
+        return controllerrefmanager.resolve_controller_ref(self._jobs.cache, namespace, ref,
+                                                           kind=CONTROLLER_KIND)
 
     def _pod_jobs(self, pod: Obj) -> list[Obj]:
         """Jobs whose selector matches this orphan's labels."""
-        matching = []
-        for job in self._jobs.cache.list(meta.namespace(pod)):
-            try:
-                selector = labels.from_label_selector(_spec(job).get("selector"))
-            except errors.StatusError:
-                continue
-            if not selector.empty() and selector.matches(meta.labels(pod)):
-                matching.append(job)
+        matching = controllerrefmanager.selecting(
+            self._jobs.cache.list(meta.namespace(pod)), meta.labels(pod),
+            selector_of=lambda job: _spec(job).get("selector"))
         if len(matching) > 1:
             log.error("user error! more than one job is selecting pods with labels: %s",
                       meta.labels(pod))

@@ -408,28 +408,18 @@ class ReplicaSetController:
         self.queue.add(key)
 
     def _resolve_controller_ref(self, namespace: str, ref: Obj) -> Obj | None:
-        if ref.get("kind") != self._kind.kind:
-            return None
-        rs = self._rs.cache.get(f"{namespace}/{ref.get('name', '')}")
-        if rs is None or meta.uid(rs) != ref.get("uid"):
-            return None
-        return rs
+        return controllerrefmanager.resolve_controller_ref(self._rs.cache, namespace, ref,
+                                                           kind=self._kind.kind)
 
     def _matching_replicasets(self, pod: Obj) -> list[Obj]:
         """ReplicaSets of the pod's namespace whose selector matches it (orphan adoption)."""
         pod_labels = meta.labels(pod)
         if not pod_labels:
             return []
-        matching = []
-        for cached in self._rs.cache.list(meta.namespace(pod)):
-            rs = self._kind.as_replicaset(cached)
-            try:
-                selector = labels.from_label_selector((rs.get("spec") or {}).get("selector"))
-            except errors.StatusError:
-                continue
-            if not selector.empty() and selector.matches(pod_labels):
-                matching.append(cached)
-        return matching
+        return controllerrefmanager.selecting(
+            self._rs.cache.list(meta.namespace(pod)), pod_labels,
+            selector_of=lambda cached: (self._kind.as_replicaset(cached).get("spec") or {})
+            .get("selector"))
 
     def _add_pod(self, pod: Obj) -> None:
         if meta.deletion_timestamp(pod):

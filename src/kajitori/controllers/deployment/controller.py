@@ -109,26 +109,17 @@ class DeploymentController:
         self.queue.add(informer.meta_namespace_key(obj))
 
     def _resolve_controller_ref(self, namespace: str, ref: Obj) -> Obj | None:
-        if ref.get("kind") != DEPLOYMENT_KIND:
-            return None
-        d = self._deployments.cache.get(f"{namespace}/{ref.get('name', '')}")
-        if d is None or meta.uid(d) != ref.get("uid"):
-            return None
-        return d
+        return controllerrefmanager.resolve_controller_ref(
+            self._deployments.cache, namespace, ref, kind=DEPLOYMENT_KIND)
 
     def _deployments_for_replicaset(self, rs: Obj) -> list[Obj]:
         """Deployments whose selector matches an orphan ReplicaSet's labels."""
         rs_labels = meta.labels(rs)
         if not rs_labels:
             return []
-        found = []
-        for d in self._deployments.cache.list(meta.namespace(rs)):
-            try:
-                selector = labels.from_label_selector((d.get("spec") or {}).get("selector"))
-            except errors.StatusError:
-                continue
-            if not selector.empty() and selector.matches(rs_labels):
-                found.append(d)
+        found = controllerrefmanager.selecting(
+            self._deployments.cache.list(meta.namespace(rs)), rs_labels,
+            selector_of=lambda d: (d.get("spec") or {}).get("selector"))
         if len(found) > 1:
             log.info("more than one deployment is selecting replica set %s/%s",
                      meta.namespace(rs), meta.name(rs))
