@@ -1,9 +1,7 @@
 """The admission chain, in upstream's order (pkg/kubeapiserver/options/plugins.go,
 AllOrderedPlugins), of the plugins Kajitori has so far.
 
-Kept out for now, with the issue that brings them: ServiceAccount (needs the `default` account
-the ServiceAccount controller creates, #5), LimitRanger and ResourceQuota (#5), PodSecurity,
-NodeRestriction and webhooks.
+Kept out for now: ServiceAccount (#5), PodSecurity, NodeRestriction and webhooks.
 """
 
 from __future__ import annotations
@@ -11,16 +9,30 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from kajitori.admission import defaulttolerationseconds, namespacelifecycle, priority
+from kajitori.admission import (
+    defaulttolerationseconds,
+    limitranger,
+    namespacelifecycle,
+    priority,
+    resourcequota,
+)
 from kajitori.admission.interface import Chain
 
 Obj = dict[str, Any]
 
 
 def default_chain(*, get_namespace: Callable[[str], Awaitable[Obj | None]],
-                  list_priority_classes: Callable[[], Awaitable[list[Obj]]]) -> Chain:
+                  list_priority_classes: Callable[[], Awaitable[list[Obj]]],
+                  list_limit_ranges: Callable[[str], Awaitable[list[Obj]]],
+                  list_quotas: Callable[[str], Awaitable[list[Obj]]],
+                  update_quota_status: Callable[[Obj], Awaitable[None]]) -> Chain:
+    """`list_limit_ranges` and `list_quotas` list a namespace's objects; see
+    `resourcequota.ResourceQuota` for `update_quota_status`."""
     return Chain([
         namespacelifecycle.NamespaceLifecycle(get_namespace=get_namespace),
+        limitranger.LimitRanger(list_limit_ranges=list_limit_ranges),
         priority.Priority(list_priority_classes=list_priority_classes),
         defaulttolerationseconds.DefaultTolerationSeconds(),
+        resourcequota.ResourceQuota(list_quotas=list_quotas,
+                                    update_quota_status=update_quota_status),
     ])

@@ -110,7 +110,9 @@ class APIServer:
             self.catalogue, custom_document=self.customresources.openapi_document)
         self.admission = plugins.default_chain(
             get_namespace=self._get_namespace,
-            list_priority_classes=self._list_priority_classes)
+            list_priority_classes=self._list_priority_classes,
+            list_limit_ranges=self._list_limit_ranges, list_quotas=self._list_quotas,
+            update_quota_status=self._update_quota_status)
         self.service_allocator = serviceallocator.ServiceAllocator(
             list_services=self._list_services)
         self.ready = asyncio.Event()
@@ -189,6 +191,19 @@ class APIServer:
 
     async def _list_priority_classes(self) -> list[Obj]:
         return (await self.store.list("/registry/scheduling.k8s.io/priorityclasses/")).items
+
+    async def _list_limit_ranges(self, namespace: str) -> list[Obj]:
+        return (await self.store.list(f"/registry/limitranges/{namespace}/")).items
+
+    async def _list_quotas(self, namespace: str) -> list[Obj]:
+        return (await self.store.list(f"/registry/resourcequotas/{namespace}/")).items
+
+    async def _update_quota_status(self, quota: Obj) -> None:
+        """Store admission's charge to a quota if nobody wrote it since it was read (raises
+        storage Conflict otherwise), as upstream's status update with a resourceVersion."""
+        md = quota["metadata"]
+        await self.store.update(f"/registry/resourcequotas/{md['namespace']}/{md['name']}",
+                                quota, expected_revision=int(md["resourceVersion"]))
 
     async def _list_services(self) -> list[Obj]:
         return (await self.store.list("/registry/services/")).items

@@ -26,6 +26,7 @@ from kajitori.controllers import (
     podgc,
     replicaset,
     replicationcontroller,
+    resourcequota,
     rootcacertpublisher,
     serviceaccount,
     tainteviction,
@@ -86,6 +87,7 @@ ENDPOINTSLICE_CONTROLLER = "endpointslice-controller"
 DISRUPTION_CONTROLLER = "disruption-controller"
 NODE_LIFECYCLE_CONTROLLER = "node-lifecycle-controller"
 TAINT_EVICTION_CONTROLLER = "taint-eviction-controller"
+RESOURCE_QUOTA_CONTROLLER = "resourcequota-controller"
 
 
 def _namespace(ctx: ControllerContext) -> Controller:
@@ -169,6 +171,10 @@ def _taint_eviction(ctx: ControllerContext) -> Controller:
     return tainteviction.new_taint_eviction_controller(ctx.client, informers=ctx.informers)
 
 
+def _resource_quota(ctx: ControllerContext) -> Controller:
+    return resourcequota.ResourceQuotaController(client=ctx.client, informers=ctx.informers)
+
+
 def _enabled_garbage_collector(ctx: ControllerContext) -> bool:
     return ctx.settings.enable_garbage_collector
 
@@ -182,6 +188,8 @@ def new_controller_descriptors() -> dict[str, ControllerDescriptor]:
         ControllerDescriptor(REPLICATION_CONTROLLER_CONTROLLER, _replication_controller,
                              aliases=("replicationcontroller",)),
         ControllerDescriptor(POD_GARBAGE_COLLECTOR_CONTROLLER, _podgc, aliases=("podgc",)),
+        ControllerDescriptor(RESOURCE_QUOTA_CONTROLLER, _resource_quota,
+                             aliases=("resourcequota",)),
         ControllerDescriptor(NAMESPACE_CONTROLLER, _namespace, aliases=("namespace",)),
         ControllerDescriptor(SERVICEACCOUNT_CONTROLLER, _serviceaccount,
                              aliases=("serviceaccount",)),

@@ -1,0 +1,1 @@
+"""Resource quota accounting shared by the ResourceQuota admission plugin and controller."""
