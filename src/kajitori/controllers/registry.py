@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from kajitori.client import informer, rest
 from kajitori.controllers import (
     cronjob,
+    daemonset,
     disruption,
     endpoints,
     endpointslice,
@@ -29,6 +30,7 @@ from kajitori.controllers import (
     resourcequota,
     rootcacertpublisher,
     serviceaccount,
+    statefulset,
     tainteviction,
     ttlafterfinished,
 )
@@ -87,6 +89,8 @@ ENDPOINTSLICE_CONTROLLER = "endpointslice-controller"
 DISRUPTION_CONTROLLER = "disruption-controller"
 NODE_LIFECYCLE_CONTROLLER = "node-lifecycle-controller"
 TAINT_EVICTION_CONTROLLER = "taint-eviction-controller"
+DAEMONSET_CONTROLLER = "daemonset-controller"
+STATEFULSET_CONTROLLER = "statefulset-controller"
 RESOURCE_QUOTA_CONTROLLER = "resourcequota-controller"
 
 
@@ -175,6 +179,14 @@ def _resource_quota(ctx: ControllerContext) -> Controller:
     return resourcequota.ResourceQuotaController(client=ctx.client, informers=ctx.informers)
 
 
+def _daemonset(ctx: ControllerContext) -> Controller:
+    return daemonset.new_daemonset_controller(ctx.client, informers=ctx.informers)
+
+
+def _statefulset(ctx: ControllerContext) -> Controller:
+    return statefulset.new_statefulset_controller(ctx.client, informers=ctx.informers)
+
+
 def _enabled_garbage_collector(ctx: ControllerContext) -> bool:
     return ctx.settings.enable_garbage_collector
 
@@ -197,6 +209,8 @@ def new_controller_descriptors() -> dict[str, ControllerDescriptor]:
         ControllerDescriptor(CRONJOB_CONTROLLER, _cronjob, aliases=("cronjob",)),
         ControllerDescriptor(GARBAGE_COLLECTOR_CONTROLLER, _garbage_collector,
                              aliases=("garbagecollector",)),
+        ControllerDescriptor(DAEMONSET_CONTROLLER, _daemonset, aliases=("daemonset",)),
+        ControllerDescriptor(STATEFULSET_CONTROLLER, _statefulset, aliases=("statefulset",)),
         ControllerDescriptor(DEPLOYMENT_CONTROLLER, _deployment, aliases=("deployment",)),
         ControllerDescriptor(REPLICASET_CONTROLLER, _replicaset, aliases=("replicaset",)),
         ControllerDescriptor(DISRUPTION_CONTROLLER, _disruption, aliases=("disruption",)),
