@@ -21,6 +21,7 @@ from kajitori.controllers import (
     endpoints,
     endpointslice,
     garbagecollector,
+    horizontalpodautoscaler,
     job,
     namespace,
     nodelifecycle,
@@ -92,6 +93,7 @@ TAINT_EVICTION_CONTROLLER = "taint-eviction-controller"
 DAEMONSET_CONTROLLER = "daemonset-controller"
 STATEFULSET_CONTROLLER = "statefulset-controller"
 RESOURCE_QUOTA_CONTROLLER = "resourcequota-controller"
+HORIZONTAL_POD_AUTOSCALER_CONTROLLER = "horizontal-pod-autoscaler-controller"
 
 
 def _namespace(ctx: ControllerContext) -> Controller:
@@ -175,8 +177,9 @@ def _taint_eviction(ctx: ControllerContext) -> Controller:
     return tainteviction.new_taint_eviction_controller(ctx.client, informers=ctx.informers)
 
 
-def _resource_quota(ctx: ControllerContext) -> Controller:
-    return resourcequota.ResourceQuotaController(client=ctx.client, informers=ctx.informers)
+def _horizontal_pod_autoscaler(ctx: ControllerContext) -> Controller:
+    return horizontalpodautoscaler.new_horizontal_pod_autoscaler_controller(
+        ctx.client, informers=ctx.informers)
 
 
 def _daemonset(ctx: ControllerContext) -> Controller:
@@ -185,6 +188,10 @@ def _daemonset(ctx: ControllerContext) -> Controller:
 
 def _statefulset(ctx: ControllerContext) -> Controller:
     return statefulset.new_statefulset_controller(ctx.client, informers=ctx.informers)
+
+
+def _resource_quota(ctx: ControllerContext) -> Controller:
+    return resourcequota.ResourceQuotaController(client=ctx.client, informers=ctx.informers)
 
 
 def _enabled_garbage_collector(ctx: ControllerContext) -> bool:
@@ -213,6 +220,8 @@ def new_controller_descriptors() -> dict[str, ControllerDescriptor]:
         ControllerDescriptor(STATEFULSET_CONTROLLER, _statefulset, aliases=("statefulset",)),
         ControllerDescriptor(DEPLOYMENT_CONTROLLER, _deployment, aliases=("deployment",)),
         ControllerDescriptor(REPLICASET_CONTROLLER, _replicaset, aliases=("replicaset",)),
+        ControllerDescriptor(HORIZONTAL_POD_AUTOSCALER_CONTROLLER, _horizontal_pod_autoscaler,
+                             aliases=("horizontalpodautoscaling",)),
         ControllerDescriptor(DISRUPTION_CONTROLLER, _disruption, aliases=("disruption",)),
         ControllerDescriptor(TTL_AFTER_FINISHED_CONTROLLER, _ttl_after_finished,
                              aliases=("ttl-after-finished",)),

@@ -24,7 +24,7 @@ from pathlib import Path
 from kajitori.api import meta
 from kajitori.client import backoff, informer, rest
 from kajitori.client import clock as clock_
-from kajitori.sim import ipam, nodelease, podlifecycle
+from kajitori.sim import ipam, metrics, nodelease, podlifecycle
 from kajitori.sim import node as node_
 from kajitori.sim import pool as pool_
 
@@ -55,6 +55,7 @@ class SimulatorSettings:
         default_factory=nodelease.NodeLeaseSettings)
     pod_lifecycle: podlifecycle.PodLifecycleSettings = field(
         default_factory=podlifecycle.PodLifecycleSettings)
+    metrics: metrics.MetricsSettings = field(default_factory=metrics.MetricsSettings)
 
 
 class Simulator:
@@ -86,6 +87,9 @@ class Simulator:
         self.pods = podlifecycle.PodLifecycle(
             client, pods=self.pod_informer, settings=self._settings.pod_lifecycle,
             clock=clock, wall=wall)
+        self.metrics = metrics.MetricsReporter(
+            client, pods=self.pod_informer, node_names=lambda: [n.name for n in self.nodes],
+            settings=self._settings.metrics, clock=clock)
         self.registered = asyncio.Event()
         self.registration_seconds = 0.0
         self.nodes: list[node_.SimNode] = []
@@ -107,6 +111,7 @@ class Simulator:
             group.create_task(self.leases.run())
             group.create_task(self.statuses.run())
             group.create_task(self.pods.run())
+            group.create_task(self.metrics.run())
             planned = iter(enumerate(self.nodes))
             async with asyncio.TaskGroup() as registrations:
                 for _ in range(self._settings.concurrent_registrations):
