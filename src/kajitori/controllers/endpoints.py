@@ -30,7 +30,6 @@ number (upstream orders both by an object hash: a stable order either way); ther
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import math
@@ -245,14 +244,9 @@ class EndpointsController:
             self.queue.add(key)
 
     async def run(self) -> None:
-        try:
-            await asyncio.gather(self._services.wait_for_sync(), self._pods.wait_for_sync(),
-                                 self._endpoints.wait_for_sync())
-            async with asyncio.TaskGroup() as group:
-                for _ in range(self._settings.concurrent_endpoint_syncs):
-                    group.create_task(worker.run_worker(self.queue, self.sync, what="Service"))
-        finally:
-            self.queue.shut_down()
+        await worker.run_workers(self.queue, self.sync, what="Service",
+                                 workers=self._settings.concurrent_endpoint_syncs,
+                                 informers=(self._services, self._pods, self._endpoints))
 
     async def sync(self, key: str) -> None:
         """Bring the Endpoints of the Service at `key` up to date (idempotent)."""

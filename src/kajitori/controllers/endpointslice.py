@@ -33,7 +33,6 @@ manages for a Service without a selector), topology hints, and the batching of
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime
 import logging
@@ -398,14 +397,10 @@ class EndpointSliceController:
             self.queue.add(key)
 
     async def run(self) -> None:
-        try:
-            await asyncio.gather(self._services.wait_for_sync(), self._pods.wait_for_sync(),
-                                 self._nodes.wait_for_sync(), self._slices.wait_for_sync())
-            async with asyncio.TaskGroup() as group:
-                for _ in range(self._settings.concurrent_service_endpoint_syncs):
-                    group.create_task(worker.run_worker(self.queue, self.sync, what="Service"))
-        finally:
-            self.queue.shut_down()
+        await worker.run_workers(
+            self.queue, self.sync, what="Service",
+            workers=self._settings.concurrent_service_endpoint_syncs,
+            informers=(self._services, self._pods, self._nodes, self._slices))
 
     async def sync(self, key: str) -> None:
         """Bring the slices of the Service at `key` up to date. Raises StaleInformerCache

@@ -9,7 +9,6 @@ projected service account volume.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from typing import Any
 
@@ -61,15 +60,8 @@ class Publisher:
             self.queue.add(meta.namespace(config_map))
 
     async def run(self) -> None:
-        try:
-            await asyncio.gather(self._namespaces.wait_for_sync(),
-                                 self._config_maps.wait_for_sync())
-            async with asyncio.TaskGroup() as group:
-                for _ in range(WORKERS):
-                    group.create_task(worker.run_worker(self.queue, self.sync,
-                                                        what="namespace"))
-        finally:
-            self.queue.shut_down()
+        await worker.run_workers(self.queue, self.sync, what="namespace", workers=WORKERS,
+                                 informers=(self._namespaces, self._config_maps))
 
     async def sync(self, key: str) -> None:
         """Create or repair the ConfigMap in namespace `key`; a namespace gone or

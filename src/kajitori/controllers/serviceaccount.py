@@ -8,7 +8,6 @@ creation refused because the namespace is going away or gone is not retried.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from kajitori.api import errors, meta
@@ -49,15 +48,8 @@ class ServiceAccountsController:
         self.queue.add(meta.namespace(account))
 
     async def run(self) -> None:
-        try:
-            await asyncio.gather(self._namespaces.wait_for_sync(),
-                                 self._service_accounts.wait_for_sync())
-            async with asyncio.TaskGroup() as group:
-                for _ in range(WORKERS):
-                    group.create_task(worker.run_worker(self.queue, self.sync,
-                                                        what="namespace"))
-        finally:
-            self.queue.shut_down()
+        await worker.run_workers(self.queue, self.sync, what="namespace", workers=WORKERS,
+                                 informers=(self._namespaces, self._service_accounts))
 
     async def sync(self, key: str) -> None:
         """Create what is missing in namespace `key`. Raises SyncFailed naming the accounts

@@ -11,7 +11,6 @@ does that part).
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import logging
 from collections.abc import Callable
@@ -70,13 +69,8 @@ class TTLAfterFinishedController:
             self.queue.add(informer.meta_namespace_key(job))
 
     async def run(self) -> None:
-        try:
-            await self._jobs.wait_for_sync()
-            async with asyncio.TaskGroup() as group:
-                for _ in range(self._workers):
-                    group.create_task(worker.run_worker(self.queue, self.sync, what="Job"))
-        finally:
-            self.queue.shut_down()
+        await worker.run_workers(self.queue, self.sync, what="Job", workers=self._workers,
+                                 informers=(self._jobs,))
 
     def time_left(self, job: Obj) -> float:
         """Seconds until `job` expires (0 or less: expired)."""

@@ -7,15 +7,19 @@ always called. A sync that wants to look again later without it being a failure 
 `RequeueAfter` (the namespace controller's ResourcesRemainingError, the TTL controller's
 not-yet-expired Job). Anything else that is not an API or transport failure is a bug: it
 propagates and ends the controller's TaskGroup.
+
+`run_workers` is the whole `Run` of a controller with one queue and nothing else to run: wait
+for the informers' caches, start the workers, shut the queue down when it ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import TypeVar
 
-from kajitori.client import backoff, workqueue
+from kajitori.client import backoff, informer, workqueue
 from kajitori.controllers import discovery
 
 T = TypeVar("T", bound=Hashable)
@@ -58,3 +62,18 @@ async def run_worker(queue: workqueue.RateLimitingQueue[T],
             queue.forget(key)
         finally:
             queue.done(key)
+
+
+async def run_workers(queue: workqueue.RateLimitingQueue[T],
+                      sync: Callable[[T], Awaitable[None]], *, what: str, workers: int,
+                      informers: Iterable[informer.Informer]) -> None:
+    """Wait until every informer in `informers` has synced, then run `workers` concurrent
+    `run_worker`s on `queue` until cancelled; the queue is shut down however this ends, so
+    nothing more is queued for a controller that stopped."""
+    try:
+        await asyncio.gather(*(i.wait_for_sync() for i in informers))
+        async with asyncio.TaskGroup() as group:
+            for _ in range(workers):
+                group.create_task(run_worker(queue, sync, what=what))
+    finally:
+        queue.shut_down()
