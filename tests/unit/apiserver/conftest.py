@@ -17,25 +17,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from inprocessserver import AUTH, open_store, serving
 
 from kajitori.apiserver import server as server_
-from kajitori.auth import authenticator, serviceaccount, tokenfile
+from kajitori.auth import serviceaccount
 from kajitori.storage.sqlite import SQLiteStore
-
-"""Seconds an async test may run before it fails (it awaits events, never the clock)."""
-
-TOKEN = "tok"
-TOKEN_FILE = f'{TOKEN},admin,1,"system:masters"'
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@contextlib.asynccontextmanager
-async def open_store(path: Path, *, watch_window: int = 10_000) -> AsyncIterator[SQLiteStore]:
-    """A store on a fresh file; fsync off, as durability is tests/unit/storage's concern."""
-    store = await SQLiteStore.open(str(path / "state.db"), synchronous="OFF",
-                                   watch_window=watch_window)
-    async with store:
-        yield store
 
 
 @dataclass
@@ -57,18 +43,10 @@ class API:
 async def open_api(path: Path, *, watch_window: int = 10_000,
                    token_issuer: serviceaccount.TokenIssuer | None = None
                    ) -> AsyncIterator[API]:
-    async with open_store(path, watch_window=watch_window) as store:
-        server = server_.APIServer(
-            store=store, ssl_context=None, port=0, token_issuer=token_issuer,
-            authenticator=authenticator.Authenticator(
-                token_authenticators=[tokenfile.TokenFile.parse(TOKEN_FILE, source="t")],
-                anonymous=False))
-        await server.start()
-        try:
-            async with aiohttp.ClientSession(headers=AUTH) as session:
-                yield API(server, session)
-        finally:
-            await server.stop()
+    async with open_store(path, watch_window=watch_window) as store, \
+            serving(store, token_issuer=token_issuer) as server, \
+            aiohttp.ClientSession(headers=AUTH) as session:
+        yield API(server, session)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Fakes for the client's tests: a scripted ListerWatcher, a recorder of handler calls, and
-the real in-process APIServer behind a `rest.RESTClient` (plain HTTP, a bearer token).
+the real in-process APIServer behind a `rest.RESTClient` (plain HTTP, a bearer token; from
+tests/unit/inprocessserver.py).
 
 `FakeListerWatcher` plays the server's side of the `informer.ListerWatcher` seam the way the
 apiserver does (tests/unit/apiserver pins the real behaviour): one revision counter, lists that
@@ -17,37 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from inprocessserver import open_client
 
 from kajitori.api import errors, meta
-from kajitori.apiserver import server as server_
-from kajitori.auth import authenticator, tokenfile
 from kajitori.client import informer, rest
-from kajitori.storage.sqlite import SQLiteStore
 
 Obj = dict[str, Any]
-
-
-TOKEN = "tok"
-TOKEN_FILE = f'{TOKEN},admin,1,"system:masters"'
-
-
-@contextlib.asynccontextmanager
-async def open_client(path: Path) -> AsyncIterator[rest.RESTClient]:
-    """A RESTClient talking to a fresh APIServer (SQLite, fsync off) as a cluster admin."""
-    store = await SQLiteStore.open(str(path / "state.db"), synchronous="OFF")
-    async with store:
-        server = server_.APIServer(
-            store=store, ssl_context=None, port=0,
-            authenticator=authenticator.Authenticator(
-                token_authenticators=[tokenfile.TokenFile.parse(TOKEN_FILE, source="t")],
-                anonymous=False))
-        await server.start()
-        try:
-            config = rest.Config(server=f"http://127.0.0.1:{server.port}", token=TOKEN)
-            async with rest.RESTClient(config) as client:
-                yield client
-        finally:
-            await server.stop()
 
 
 @pytest.fixture

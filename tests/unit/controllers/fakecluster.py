@@ -1,4 +1,5 @@
-"""Helpers for the controllers' tests: the real in-process APIServer behind a RESTClient, and
+"""Helpers for the controllers' tests: the real in-process APIServer behind a RESTClient
+(`open_client`, from tests/unit/inprocessserver.py), and
 informers whose caches a test seeds, as upstream's controller tests seed their listers.
 
 Controllers read only their caches and write only through the API, so a test seeds the cache
@@ -8,40 +9,17 @@ then holds, as a user would see it.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncGenerator
 from typing import Any
 
+from inprocessserver import open_client
+
 from kajitori.api import errors
-from kajitori.apiserver import server as server_
-from kajitori.auth import authenticator, tokenfile
 from kajitori.client import informer, rest
-from kajitori.storage.sqlite import SQLiteStore
 
 Obj = dict[str, Any]
 
-TOKEN = "tok"
-TOKEN_FILE = f'{TOKEN},admin,1,"system:masters"'
-
-
-@contextlib.asynccontextmanager
-async def open_client(path: Path) -> AsyncIterator[rest.RESTClient]:
-    """A RESTClient talking to a fresh APIServer (SQLite, fsync off) as a cluster admin."""
-    store = await SQLiteStore.open(str(path / "state.db"), synchronous="OFF")
-    async with store:
-        server = server_.APIServer(
-            store=store, ssl_context=None, port=0,
-            authenticator=authenticator.Authenticator(
-                token_authenticators=[tokenfile.TokenFile.parse(TOKEN_FILE, source="t")],
-                anonymous=False))
-        await server.start()
-        try:
-            config = rest.Config(server=f"http://127.0.0.1:{server.port}", token=TOKEN)
-            async with rest.RESTClient(config) as client:
-                yield client
-        finally:
-            await server.stop()
+__all__ = ["get_or_none", "open_client", "path", "seeded"]
 
 
 class NoServer:
