@@ -240,9 +240,13 @@ def pod_usage(pod_metrics: Obj, resource: str) -> int:
                for c in pod_metrics.get("containers") or [] if resource in c.get("usage", {}))
 
 
-def _parse_window(text: str) -> float:
-    return float(text.rstrip("s")) if text.endswith("s") and text[:-1].replace(".", "").isdigit() \
-        else 0.0
+def parse_window(text: str) -> float:
+    """Seconds of a PodMetrics `window` as metrics-server writes it (`15s`, `10.5s`); 0 for
+    anything else, which makes the sample count as taken over no time."""
+    try:
+        return float(text.removesuffix("s")) if text.endswith("s") else 0.0
+    except ValueError:
+        return 0.0
 
 
 class HorizontalPodAutoscalerController:
@@ -304,10 +308,13 @@ class HorizontalPodAutoscalerController:
         spec = hpa["spec"]
         ns = meta.namespace(hpa)
         ref = spec["scaleTargetRef"]
-        status: Obj = {"currentReplicas": 0, "desiredReplicas": 0}
         old_status = hpa.get("status") or {}
-        if old_status.get("lastScaleTime"):
-            status["lastScaleTime"] = old_status["lastScaleTime"]
+        # What this sync cannot work out keeps its last value, as upstream's status does.
+        status: Obj = {"currentReplicas": old_status.get("currentReplicas", 0),
+                       "desiredReplicas": old_status.get("desiredReplicas", 0)}
+        for kept in ("lastScaleTime",):
+            if old_status.get(kept):
+                status[kept] = old_status[kept]
         conditions: list[Condition] = []
         path_template = SCALE_PATHS.get((ref.get("apiVersion", ""), ref.get("kind", "")))
         scale_path = path_template.format(ns=ns, name=ref["name"]) if path_template else ""
@@ -385,8 +392,9 @@ class HorizontalPodAutoscalerController:
     async def _compute_metrics(self, hpa: Obj, scale: Obj, current: int, *, status: Obj,
                                now: float) -> tuple[int, str] | Condition:
         """The largest replica proposal over the HPA's metrics and the name of the metric that
-        made it, filling `status.currentMetrics`; or the ScalingActive False condition saying
-        why none could be computed."""
+        made it, filling `status.currentMetrics`; or the ScalingActive False condition of the
+        first metric that failed when all failed, or when some failed and the others would
+        scale down (upstream will not shrink on partial information)."""
         ns = meta.namespace(hpa)
         selector = (scale.get("status") or {}).get("selector", "")
         best: tuple[int, str] | None = None
@@ -394,7 +402,7 @@ class HorizontalPodAutoscalerController:
         failure: Condition | None = None
         for metric in hpa["spec"].get("metrics") or []:
             if metric.get("type") != "Resource":
-                failure = Condition(SCALING_ACTIVE, "False", "InvalidMetricSourceType",
+                failure = failure or Condition(SCALING_ACTIVE, "False", "InvalidMetricSourceType",
                                     MSG_UNABLE_TO_COMPUTE.format(error=MSG_UNSUPPORTED_METRIC
                                                                  .format(type=metric.get("type"))))
                 continue
@@ -405,9 +413,9 @@ class HorizontalPodAutoscalerController:
                 name = metric["resource"]["name"]
                 kind = ("utilization" if metric["resource"]["target"].get("type")
                         == "Utilization" else "usage")
-                failure = Condition(SCALING_ACTIVE, "False", "FailedGetResourceMetric",
-                                    MSG_UNABLE_TO_COMPUTE.format(
-                                        error=f"failed to get {name} {kind}: {exc}"))
+                failure = failure or Condition(
+                    SCALING_ACTIVE, "False", "FailedGetResourceMetric",
+                    MSG_UNABLE_TO_COMPUTE.format(error=f"failed to get {name} {kind}: {exc}"))
                 continue
             current_metrics.append(entry)
             if best is None or replicas > best[0]:
@@ -417,6 +425,8 @@ class HorizontalPodAutoscalerController:
         if best is None:
             return failure or Condition(SCALING_ACTIVE, "False", "FailedGetResourceMetric",
                                         MSG_UNABLE_TO_COMPUTE.format(error="no metrics"))
+        if failure is not None and best[0] < current:
+            return failure
         return best
 
     async def _resource_proposal(self, ns: str, selector: str, resource: Obj, *, current: int,
@@ -433,7 +443,7 @@ class HorizontalPodAutoscalerController:
         samples = {
             meta.name(item): replicacalculator.PodMetric(
                 pod_usage(item, name), meta.parse_time(item["timestamp"]).timestamp(),
-                _parse_window(item.get("window", "0s")))
+                parse_window(item.get("window", "0s")))
             for item in listing.get("items") or []}
         if not samples:
             raise replicacalculator.ReplicaCalculationError(MSG_NO_METRICS_API.format(

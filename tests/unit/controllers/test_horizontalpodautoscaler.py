@@ -89,3 +89,113 @@ def test_metric_names_and_usage() -> None:
     assert hpa_.metric_name(value) == "memory resource"
     item = {"containers": [{"usage": {"cpu": "250m"}}, {"usage": {"cpu": "1"}}]}
     assert hpa_.pod_usage(item, "cpu") == 1250
+
+
+# --- one sync against a fake API ------------------------------------------------------------
+
+SCALE_PATH = "/apis/apps/v1/namespaces/ns/deployments/web/scale"
+STARTED = "2020-01-01T00:00:00Z"
+
+
+class FakeAPI:
+    """Answers GETs from `objects` by path; records scale patches and status writes."""
+
+    def __init__(self, objects: dict[str, dict]) -> None:
+        self.objects = objects
+        self.patches: list[tuple[str, dict]] = []
+        self.statuses: list[dict] = []
+
+    async def get(self, path: str, *, params: dict[str, str] | None = None) -> dict:
+        return self.objects[path]
+
+    async def patch(self, path: str, patch: dict) -> dict:
+        self.patches.append((path, patch))
+        return {}
+
+    async def update(self, path: str, obj: dict) -> dict:
+        self.statuses.append(obj["status"])
+        return obj
+
+
+def running_pod(name: str) -> dict:
+    return {"metadata": {"name": name, "namespace": "ns"},
+            "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "100m"}}}]},
+            "status": {"phase": "Running", "startTime": STARTED, "conditions": [
+                {"type": "Ready", "status": "True", "lastTransitionTime": STARTED}]}}
+
+
+def pod_metrics(name: str, cpu: str) -> dict:
+    return {"metadata": {"name": name, "namespace": "ns"}, "timestamp": "2026-01-01T00:00:00Z",
+            "window": "15s", "containers": [{"name": "c", "usage": {"cpu": cpu}}]}
+
+
+def hpa_object(*, metrics: list[dict] | None = None) -> dict:
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "web", "namespace": "ns", "uid": "u"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                        "name": "web"},
+                     "minReplicas": 1, "maxReplicas": 5,
+                     "metrics": metrics or [{"type": "Resource", "resource": {
+                         "name": "cpu", "target": {"type": "Utilization",
+                                                   "averageUtilization": 50}}}]}}
+
+
+def fake_api(cpu: list[str]) -> FakeAPI:
+    names = [f"p{i}" for i in range(len(cpu))]
+    return FakeAPI({
+        SCALE_PATH: {"spec": {"replicas": len(cpu)},
+                     "status": {"replicas": len(cpu), "selector": "app=web"}},
+        "/api/v1/namespaces/ns/pods": {"items": [running_pod(n) for n in names]},
+        "/apis/metrics.k8s.io/v1beta1/namespaces/ns/pods": {
+            "items": [pod_metrics(n, c) for n, c in zip(names, cpu, strict=True)]},
+    })
+
+
+async def reconcile(api: FakeAPI, hpa: dict) -> dict:
+    controller = hpa_.HorizontalPodAutoscalerController(
+        client=api, hpas=seeded_informer(), now=lambda: 1_800_000_000.0)  # type: ignore[arg-type]
+    await controller._reconcile("ns/web", hpa)
+    return api.statuses[-1]
+
+
+def seeded_informer() -> object:
+    class Handlers:
+        def add_handlers(self, **_: object) -> None:
+            pass
+    return Handlers()
+
+
+async def test_sync_scales_up_and_reports_status() -> None:
+    api = fake_api(["80m", "80m"])
+    status = await reconcile(api, hpa_object())
+    assert api.patches == [(SCALE_PATH, {"spec": {"replicas": 4}})]
+    assert (status["currentReplicas"], status["desiredReplicas"]) == (2, 4)
+    assert status["currentMetrics"] == [{"type": "Resource", "resource": {
+        "name": "cpu", "current": {"averageUtilization": 80, "averageValue": "80m"}}}]
+    reasons = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+    assert reasons == {"AbleToScale": ("True", "SucceededRescale"),
+                       "ScalingActive": ("True", "ValidMetricFound"),
+                       "ScalingLimited": ("False", "DesiredWithinRange")}
+
+
+async def test_no_metrics_makes_scaling_inactive_without_rescaling() -> None:
+    api = fake_api(["80m"])
+    api.objects["/apis/metrics.k8s.io/v1beta1/namespaces/ns/pods"] = {"items": []}
+    status = await reconcile(api, hpa_object())
+    assert api.patches == []
+    active = next(c for c in status["conditions"] if c["type"] == "ScalingActive")
+    assert (active["status"], active["reason"]) == ("False", "FailedGetResourceMetric")
+    assert active["message"] == (
+        "the HPA was unable to compute the replica count: failed to get cpu utilization: "
+        "unable to get metrics for resource cpu: no metrics returned from resource metrics API")
+
+
+async def test_average_value_target_on_memory() -> None:
+    api = fake_api(["10m"])
+    api.objects["/apis/metrics.k8s.io/v1beta1/namespaces/ns/pods"]["items"][0][
+        "containers"][0]["usage"]["memory"] = "300Mi"
+    status = await reconcile(api, hpa_object(metrics=[{"type": "Resource", "resource": {
+        "name": "memory", "target": {"type": "AverageValue", "averageValue": "100Mi"}}}]))
+    assert api.patches == [(SCALE_PATH, {"spec": {"replicas": 3}})]
+    # Upstream writes the raw average in DecimalSI, whatever the resource.
+    assert status["currentMetrics"][0]["resource"]["current"] == {"averageValue": "314572800"}
