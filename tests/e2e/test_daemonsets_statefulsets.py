@@ -236,3 +236,41 @@ def test_statefulset_rolling_update_rolls_every_pod(kubectl: Kubectl, ns: str) -
     eventually(rolled)
     sts = get_json(kubectl, ns, "sts", "web")["status"]
     assert sts["currentRevision"] == sts["updateRevision"]
+
+
+def test_daemonset_rollout_history_and_undo(kubectl: Kubectl, ns: str) -> None:
+    apply(kubectl, ns, daemonset("agent"))
+    kubectl("-n", ns, "rollout", "status", "ds/agent", WAIT, timeout=120)
+    kubectl("-n", ns, "set", "image", "ds/agent", "c=nginx:1.27")
+    kubectl("-n", ns, "rollout", "status", "ds/agent", WAIT, timeout=120)
+    history_table = kubectl("-n", ns, "rollout", "history", "ds/agent").splitlines()
+    assert history_table[0] == "daemonset.apps/agent "
+    assert [line.split()[0] for line in history_table[2:] if line.strip()] == ["1", "2"]
+    out = kubectl("-n", ns, "rollout", "undo", "ds/agent")
+    assert out.strip() == "daemonset.apps/agent rolled back"
+    kubectl("-n", ns, "rollout", "status", "ds/agent", WAIT, timeout=120)
+
+    def back() -> bool:
+        pods = live_pods(kubectl, ns, "app=agent")
+        return len(pods) == 3 and all(p["spec"]["containers"][0]["image"] == "nginx"
+                                      for p in pods)
+
+    eventually(back)
+    revisions = get_json(kubectl, ns, "controllerrevisions")["items"]
+    assert sorted(r["revision"] for r in revisions) == [2, 3]
+
+
+def test_statefulset_deletion_removes_claims_when_retention_says_delete(kubectl: Kubectl,
+                                                                        ns: str) -> None:
+    obj = statefulset("db", replicas=2)
+    obj["spec"]["podManagementPolicy"] = "Parallel"
+    obj["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Delete",
+                                                           "whenScaled": "Retain"}
+    apply(kubectl, ns, obj)
+    kubectl("-n", ns, "rollout", "status", "sts/db", WAIT, timeout=120)
+    claims = sorted(c["metadata"]["name"] for c in get_json(kubectl, ns, "pvc")["items"])
+    assert claims == ["www-db-0", "www-db-1"]
+    kubectl("-n", ns, "delete", "sts", "db")
+    eventually(lambda: not live_pods(kubectl, ns, "app=db"))
+    eventually(lambda: not [c for c in get_json(kubectl, ns, "pvc")["items"]
+                            if not c["metadata"].get("deletionTimestamp")])

@@ -148,12 +148,13 @@ def target_node_name(pod: Obj) -> str | None:
     return None
 
 
-def node_should_run_daemon_pod(node: Obj, ds: Obj) -> tuple[bool, bool]:
+def node_should_run_daemon_pod(node: Obj, ds: Obj, *, pod: Obj | None = None
+                               ) -> tuple[bool, bool]:
     """(should run, should continue running) a daemon pod of `ds` on `node` (upstream's
     NodeShouldRunDaemonPod): the node must match the template's nodeSelector and required
     node affinity; NoSchedule and NoExecute taints must be tolerated to run, NoExecute ones to
-    keep running."""
-    pod = new_pod_template(ds, revision_hash="")
+    keep running. `pod`: `new_pod_template(ds)`, when the caller asks for many nodes."""
+    pod = pod or new_pod_template(ds, revision_hash="")
     if (ds.get("spec") or {}).get("template", {}).get("spec", {}).get("nodeName") not in \
             (None, "", meta.name(node)):
         return False, False
@@ -166,6 +167,20 @@ def node_should_run_daemon_pod(node: Obj, ds: Obj) -> tuple[bool, bool]:
     if taints.first_untolerated(node_taints, tolerations, effects=(taints.NO_SCHEDULE,)):
         return False, True
     return True, True
+
+
+def _node_essentials(node: Obj) -> tuple[Any, ...]:
+    conditions = sorted((c.get("type"), c.get("status"))
+                        for c in (node.get("status") or {}).get("conditions") or [])
+    return meta.labels(node), node.get("spec") or {}, conditions
+
+
+def should_ignore_node_update(old: Obj, new: Obj) -> bool:
+    """A node update that cannot change where daemon pods run: heartbeats and other status
+    writes that leave labels, spec and the conditions' statuses alone (upstream's
+    shouldIgnoreNodeUpdate). Skipping them keeps a large cluster's heartbeats from
+    resyncing every DaemonSet."""
+    return _node_essentials(old) == _node_essentials(new)
 
 
 def _int_or_percent(value: Any, total: int, *, round_up: bool) -> int:
@@ -228,8 +243,7 @@ class DaemonSetController:
                                 on_delete=self._delete_ds)
         pods.add_handlers(on_add=self._add_pod, on_update=self._update_pod,
                           on_delete=self._delete_pod)
-        nodes.add_handlers(on_add=self._node_changed,
-                           on_update=lambda _o, n: self._node_changed(n),
+        nodes.add_handlers(on_add=self._node_changed, on_update=self._update_node,
                            on_delete=self._node_changed)
         revisions.add_handlers(on_add=self._revision_changed,
                                on_update=lambda _o, n: self._revision_changed(n),
@@ -316,6 +330,10 @@ class DaemonSetController:
         for key in self._ds.cache.list_keys():
             self.queue.add(key)
 
+    def _update_node(self, old: Obj, new: Obj) -> None:
+        if not should_ignore_node_update(old, new):
+            self._node_changed(new)
+
     def _revision_changed(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
         revision = obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj
         key = self._owner_key(revision)
@@ -353,9 +371,12 @@ class DaemonSetController:
             node = target_node_name(pod)
             if node is not None:
                 by_node.setdefault(node, []).append(pod)
+        template = new_pod_template(ds, revision_hash="")
+        placement = {meta.name(node): node_should_run_daemon_pod(node, ds, pod=template)
+                     for node in self._nodes.cache.list()}
         failure: Exception | None = None
         if self.expectations.satisfied_expectations(key):
-            plan = self._plan(ds, by_node, hash_)
+            plan = self._plan(ds, by_node, hash_, placement)
             failure = await self._apply(key, ds, plan, hash_)
         live = {meta.name(update)} | {
             f"{meta.name(ds)}-{meta.labels(p).get(history.CONTROLLER_REVISION_HASH_LABEL)}"
@@ -364,7 +385,7 @@ class DaemonSetController:
             self._client, owned_revisions, live=live,
             limit=int((ds.get("spec") or {}).get("revisionHistoryLimit",
                                                  history.DEFAULT_REVISION_HISTORY_LIMIT)))
-        await self._update_status(ds, by_node, hash_, collision)
+        await self._update_status(ds, by_node, hash_, collision, placement)
         if failure is not None:
             raise failure
 
@@ -377,14 +398,13 @@ class DaemonSetController:
             patch=self._pod_control.patch_pod)
         return await manager.claim(self._pods.cache.list(meta.namespace(ds)))
 
-    def _plan(self, ds: Obj, by_node: dict[str, list[Obj]], hash_: str) -> _NodePlan:
+    def _plan(self, ds: Obj, by_node: dict[str, list[Obj]], hash_: str,
+              placement: dict[str, tuple[bool, bool]]) -> _NodePlan:
         """Upstream's podsShouldBeOnNode over every node, then the rolling update."""
         plan = _NodePlan(create_on=[], delete=[])
         now = self._now()
         min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
-        for node in self._nodes.cache.list():
-            name = meta.name(node)
-            should_run, should_continue = node_should_run_daemon_pod(node, ds)
+        for name, (should_run, should_continue) in placement.items():
             pods = [p for p in by_node.get(name, []) if not meta.deletion_timestamp(p)]
             if should_run and not pods:
                 plan.create_on.append(name)
@@ -410,17 +430,18 @@ class DaemonSetController:
         strategy = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type",
                                                                             ROLLING_UPDATE)
         if strategy == ROLLING_UPDATE:
-            self._rolling_update(ds, by_node, hash_, plan, now=now, min_ready=min_ready)
+            eligible = {name for name, (should_run, _) in placement.items() if should_run}
+            self._rolling_update(ds, by_node, hash_, plan, eligible=eligible, now=now,
+                                 min_ready=min_ready)
         return plan
 
     def _rolling_update(self, ds: Obj, by_node: dict[str, list[Obj]], hash_: str,
-                        plan: _NodePlan, *, now: datetime.datetime, min_ready: int) -> None:
+                        plan: _NodePlan, *, eligible: set[str], now: datetime.datetime,
+                        min_ready: int) -> None:
         """Replace old-revision pods (upstream's rollingUpdate): without surge, delete old pods
         while at most maxUnavailable pods are unavailable, unavailable old pods first; with
         surge, start a new pod next to old ones, at most maxSurge at a time."""
         doomed = set(plan.delete)
-        eligible = {meta.name(n) for n in self._nodes.cache.list()
-                    if node_should_run_daemon_pod(n, ds)[0]}
         surge, max_unavailable = max_surge_and_unavailable(ds, len(eligible))
         unavailable = 0
         old_available: list[str] = []
@@ -492,15 +513,14 @@ class DaemonSetController:
         return next((r for r in results if r is not None), None)
 
     async def _update_status(self, ds: Obj, by_node: dict[str, list[Obj]], hash_: str,
-                             collision: int) -> None:
+                             collision: int, placement: dict[str, tuple[bool, bool]]) -> None:
         """Upstream's updateDaemonSetStatus: counts over nodes that should run the pod and
         those that run it without needing to."""
         now = self._now()
         min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
         desired = scheduled = misscheduled = ready = available = updated = 0
-        for node in self._nodes.cache.list():
-            should_run, _ = node_should_run_daemon_pod(node, ds)
-            pods = [p for p in by_node.get(meta.name(node), [])
+        for name, (should_run, _) in placement.items():
+            pods = [p for p in by_node.get(name, [])
                     if not meta.deletion_timestamp(p)]
             if should_run:
                 desired += 1

@@ -200,3 +200,16 @@ async def test_on_delete_leaves_old_pods(client: rest.RESTClient) -> None:
     await controller(client, ds, [node("n1")], pods, control).sync("default/agent")
     assert control.delete_pod_names == []
     assert control.templates == []
+
+
+def test_node_heartbeats_do_not_resync_daemonsets() -> None:
+    old = node("n1")
+    old["status"] = {"conditions": [{"type": "Ready", "status": "True",
+                                     "lastHeartbeatTime": "2025-05-01T12:00:00Z"}]}
+    beat = {**old, "status": {"conditions": [{"type": "Ready", "status": "True",
+                                              "lastHeartbeatTime": "2025-05-01T12:00:10Z"}]}}
+    assert daemonset.should_ignore_node_update(old, beat)
+    not_ready = {**old, "status": {"conditions": [{"type": "Ready", "status": "False"}]}}
+    assert not daemonset.should_ignore_node_update(old, not_ready)
+    tainted = {**old, "spec": {"taints": [{"key": "k", "effect": "NoSchedule"}]}}
+    assert not daemonset.should_ignore_node_update(old, tainted)

@@ -32,6 +32,15 @@ def set_object(*, replicas: int = 3, **spec: Any) -> Obj:
                          "resources": {"requests": {"storage": "1Gi"}}}}], **spec}}
 
 
+async def create_set(client: rest.RESTClient, obj: Obj) -> Obj:
+    """Store the set, with the `default` ServiceAccount its pods run as (a real cluster's
+    ServiceAccount controller would have made it)."""
+    await client.create(fakecluster.path("", "v1", "serviceaccounts", namespace="default"),
+                        {"apiVersion": "v1", "kind": "ServiceAccount",
+                         "metadata": {"name": "default"}})
+    return await client.create(SETS, obj)
+
+
 def controller(client: rest.RESTClient, set_: Obj, pods: list[Obj]
                ) -> statefulset.StatefulSetController:
     return statefulset.StatefulSetController(
@@ -67,7 +76,7 @@ async def update_revision(client: rest.RESTClient) -> str:
 
 async def test_ordered_ready_creates_the_first_pod_and_its_claim_only(
         client: rest.RESTClient) -> None:
-    set_ = await client.create(SETS, set_object())
+    set_ = await create_set(client, set_object())
     await controller(client, set_, []).sync("default/web")
     assert await names(client, PODS) == ["web-0"]
     pod = await client.get(f"{PODS}/web-0")
@@ -88,7 +97,7 @@ async def test_ordered_ready_creates_the_first_pod_and_its_claim_only(
 
 async def test_ordered_ready_waits_for_the_lower_ordinal_to_be_ready(
         client: rest.RESTClient) -> None:
-    set_ = await client.create(SETS, set_object())
+    set_ = await create_set(client, set_object())
     pods = await existing_pods(client, set_, range(1), revision="web-x", ready=False)
     await controller(client, set_, pods).sync("default/web")
     assert await names(client, PODS) == ["web-0"]
@@ -101,7 +110,7 @@ async def test_ordered_ready_waits_for_the_lower_ordinal_to_be_ready(
 
 
 async def test_parallel_creates_every_pod_at_once(client: rest.RESTClient) -> None:
-    set_ = await client.create(SETS, set_object(podManagementPolicy="Parallel"))
+    set_ = await create_set(client, set_object(podManagementPolicy="Parallel"))
     await controller(client, set_, []).sync("default/web")
     assert await names(client, PODS) == ["web-0", "web-1", "web-2"]
     assert await names(client, PVCS) == ["www-web-0", "www-web-1", "www-web-2"]
@@ -109,7 +118,7 @@ async def test_parallel_creates_every_pod_at_once(client: rest.RESTClient) -> No
 
 async def test_scale_down_deletes_the_highest_ordinal_and_its_claim_when_asked(
         client: rest.RESTClient) -> None:
-    set_ = await client.create(SETS, set_object(
+    set_ = await create_set(client, set_object(
         replicas=1, persistentVolumeClaimRetentionPolicy={"whenScaled": "Delete",
                                                           "whenDeleted": "Retain"}))
     await client.create(PVCS, statefulset.new_claim(set_, set_["spec"]["volumeClaimTemplates"][0],
@@ -122,7 +131,7 @@ async def test_scale_down_deletes_the_highest_ordinal_and_its_claim_when_asked(
 
 async def test_rolling_update_replaces_the_highest_old_pod_above_the_partition(
         client: rest.RESTClient) -> None:
-    set_ = await client.create(SETS, set_object(updateStrategy={
+    set_ = await create_set(client, set_object(updateStrategy={
         "type": "RollingUpdate", "rollingUpdate": {"partition": 1}}))
     pods = await existing_pods(client, set_, range(3), revision="web-old")
     await controller(client, set_, pods).sync("default/web")
@@ -135,7 +144,7 @@ async def test_rolling_update_replaces_the_highest_old_pod_above_the_partition(
 
 
 async def test_a_failed_pod_is_deleted_to_be_recreated(client: rest.RESTClient) -> None:
-    set_ = await client.create(SETS, set_object(replicas=2))
+    set_ = await create_set(client, set_object(replicas=2))
     pods = await existing_pods(client, set_, range(2), revision="web-x")
     pods[1]["status"]["phase"] = "Failed"
     await controller(client, set_, pods).sync("default/web")
@@ -143,7 +152,7 @@ async def test_a_failed_pod_is_deleted_to_be_recreated(client: rest.RESTClient) 
 
 
 async def test_on_delete_keeps_old_pods(client: rest.RESTClient) -> None:
-    set_ = await client.create(SETS, set_object(updateStrategy={"type": "OnDelete"}))
+    set_ = await create_set(client, set_object(updateStrategy={"type": "OnDelete"}))
     pods = await existing_pods(client, set_, range(3), revision="web-old")
     await controller(client, set_, pods).sync("default/web")
     assert await names(client, PODS) == ["web-0", "web-1", "web-2"]
@@ -151,7 +160,7 @@ async def test_on_delete_keeps_old_pods(client: rest.RESTClient) -> None:
 
 async def test_a_finished_rollout_makes_the_update_revision_current(
         client: rest.RESTClient) -> None:
-    set_ = await client.create(SETS, set_object(replicas=2))
+    set_ = await create_set(client, set_object(replicas=2))
     await controller(client, set_, []).sync("default/web")
     revision = await update_revision(client)
     for name in ("web-0",):
