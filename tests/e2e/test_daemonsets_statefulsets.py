@@ -274,3 +274,23 @@ def test_statefulset_deletion_removes_claims_when_retention_says_delete(kubectl:
     eventually(lambda: not live_pods(kubectl, ns, "app=db"))
     eventually(lambda: not [c for c in get_json(kubectl, ns, "pvc")["items"]
                             if not c["metadata"].get("deletionTimestamp")])
+
+
+def test_statefulset_rollout_undo_goes_back_to_the_previous_template(kubectl: Kubectl,
+                                                                     ns: str) -> None:
+    apply(kubectl, ns, statefulset("web", replicas=2))
+    kubectl("-n", ns, "rollout", "status", "sts/web", WAIT, timeout=120)
+    kubectl("-n", ns, "set", "image", "sts/web", "c=nginx:1.27")
+    kubectl("-n", ns, "rollout", "status", "sts/web", WAIT, timeout=120)
+    out = kubectl("-n", ns, "rollout", "undo", "sts/web")
+    assert out.strip() == "statefulset.apps/web rolled back"
+    kubectl("-n", ns, "rollout", "status", "sts/web", WAIT, timeout=120)
+
+    def back() -> bool:
+        pods = live_pods(kubectl, ns, "app=web")
+        return len(pods) == 2 and all(p["spec"]["containers"][0]["image"] == "nginx"
+                                      for p in pods)
+
+    eventually(back)
+    status = get_json(kubectl, ns, "sts", "web")["status"]
+    assert status["currentRevision"] == status["updateRevision"]
