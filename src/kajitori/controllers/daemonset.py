@@ -251,18 +251,13 @@ class DaemonSetController:
 
     async def run(self) -> None:
         """Wait for the caches, then sync with `concurrent_daemonset_syncs` workers."""
-        try:
-            async with asyncio.TaskGroup() as group:
-                if self._recorder is not None:
-                    group.create_task(self._recorder.run())
-                await asyncio.gather(self._ds.wait_for_sync(), self._pods.wait_for_sync(),
-                                     self._nodes.wait_for_sync(),
-                                     self._revisions.wait_for_sync())
-                for _ in range(self._settings.concurrent_daemonset_syncs):
-                    group.create_task(worker.run_worker(self.queue, self.sync,
-                                                        what="DaemonSet"))
-        finally:
-            self.queue.shut_down()
+        async with asyncio.TaskGroup() as group:
+            if self._recorder is not None:
+                group.create_task(self._recorder.run())
+            group.create_task(worker.run_workers(
+                self.queue, self.sync, what="DaemonSet",
+                workers=self._settings.concurrent_daemonset_syncs,
+                informers=(self._ds, self._pods, self._nodes, self._revisions)))
 
     # --- event handlers ---------------------------------------------------------------------------
 
@@ -362,7 +357,7 @@ class DaemonSetController:
         owned_revisions = history.owned_revisions(self._revisions.cache.list(namespace), ds)
         status = ds.get("status") or {}
         update, collision = await history.sync_update_revision(
-            self._client, ds, owned_revisions,
+            self._client, ds, owned=owned_revisions,
             collision_count=int(status.get("collisionCount") or 0))
         hash_ = history.revision_hash(update)
         pods = await self._claim_pods(ds, selector)
@@ -376,8 +371,8 @@ class DaemonSetController:
                      for node in self._nodes.cache.list()}
         failure: Exception | None = None
         if self.expectations.satisfied_expectations(key):
-            plan = self._plan(ds, by_node, hash_, placement)
-            failure = await self._apply(key, ds, plan, hash_)
+            plan = self._plan(ds, by_node=by_node, hash_=hash_, placement=placement)
+            failure = await self._apply(key, ds, plan=plan, hash_=hash_)
         live = {meta.name(update)} | {
             f"{meta.name(ds)}-{meta.labels(p).get(history.CONTROLLER_REVISION_HASH_LABEL)}"
             for p in pods}
@@ -385,7 +380,8 @@ class DaemonSetController:
             self._client, owned_revisions, live=live,
             limit=int((ds.get("spec") or {}).get("revisionHistoryLimit",
                                                  history.DEFAULT_REVISION_HISTORY_LIMIT)))
-        await self._update_status(ds, by_node, hash_, collision, placement)
+        await self._update_status(ds, by_node=by_node, hash_=hash_, collision=collision,
+                                  placement=placement)
         if failure is not None:
             raise failure
 
@@ -398,7 +394,7 @@ class DaemonSetController:
             patch=self._pod_control.patch_pod)
         return await manager.claim(self._pods.cache.list(meta.namespace(ds)))
 
-    def _plan(self, ds: Obj, by_node: dict[str, list[Obj]], hash_: str,
+    def _plan(self, ds: Obj, *, by_node: dict[str, list[Obj]], hash_: str,
               placement: dict[str, tuple[bool, bool]]) -> _NodePlan:
         """Upstream's podsShouldBeOnNode over every node, then the rolling update."""
         plan = _NodePlan(create_on=[], delete=[])
@@ -431,12 +427,12 @@ class DaemonSetController:
                                                                             ROLLING_UPDATE)
         if strategy == ROLLING_UPDATE:
             eligible = {name for name, (should_run, _) in placement.items() if should_run}
-            self._rolling_update(ds, by_node, hash_, plan, eligible=eligible, now=now,
+            self._rolling_update(ds, plan, by_node=by_node, hash_=hash_, eligible=eligible, now=now,
                                  min_ready=min_ready)
         return plan
 
-    def _rolling_update(self, ds: Obj, by_node: dict[str, list[Obj]], hash_: str,
-                        plan: _NodePlan, *, eligible: set[str], now: datetime.datetime,
+    def _rolling_update(self, ds: Obj, plan: _NodePlan, *, by_node: dict[str, list[Obj]],
+                        hash_: str, eligible: set[str], now: datetime.datetime,
                         min_ready: int) -> None:
         """Replace old-revision pods (upstream's rollingUpdate): without surge, delete old pods
         while at most maxUnavailable pods are unavailable, unavailable old pods first; with
@@ -476,7 +472,7 @@ class DaemonSetController:
         budget = max(0, max_unavailable - unavailable)
         plan.delete.extend(old_available[:budget])
 
-    async def _apply(self, key: str, ds: Obj, plan: _NodePlan, hash_: str) -> Exception | None:
+    async def _apply(self, key: str, ds: Obj, *, plan: _NodePlan, hash_: str) -> Exception | None:
         """Create and delete as planned, at most `BURST_REPLICAS` each, raising expectations
         first (upstream's syncNodes). Returns the first failure."""
         create_on = plan.create_on[:BURST_REPLICAS]
@@ -512,7 +508,7 @@ class DaemonSetController:
                                        *(remove(n) for n in delete))
         return next((r for r in results if r is not None), None)
 
-    async def _update_status(self, ds: Obj, by_node: dict[str, list[Obj]], hash_: str,
+    async def _update_status(self, ds: Obj, *, by_node: dict[str, list[Obj]], hash_: str,
                              collision: int, placement: dict[str, tuple[bool, bool]]) -> None:
         """Upstream's updateDaemonSetStatus: counts over nodes that should run the pod and
         those that run it without needing to."""
@@ -552,7 +548,7 @@ class DaemonSetController:
         if old == status:
             return
         path = rest.resource_path(*DAEMONSETS, namespace=meta.namespace(ds), name=meta.name(ds))
-        await history.write_status(self._client, path, ds, status)
+        await history.write_status(self._client, path, cached=ds, status=status)
         if min_ready > 0 and available < ready:
             raise worker.RequeueAfter(float(min_ready))
 

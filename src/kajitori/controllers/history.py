@@ -96,7 +96,7 @@ async def create_revision(client: rest.RESTClient, revision: Obj, *, owner: Obj,
         collision_count += 1
 
 
-async def sync_update_revision(client: rest.RESTClient, owner: Obj, owned: list[Obj], *,
+async def sync_update_revision(client: rest.RESTClient, owner: Obj, *, owned: list[Obj],
                                collision_count: int) -> tuple[Obj, int]:
     """The revision of `owner`'s current template, creating it (numbered after the newest of
     `owned`) or renumbering an equal older one to the newest (a rollback), as upstream's
@@ -135,7 +135,7 @@ async def truncate_history(client: rest.RESTClient, owned: list[Obj], *, live: s
                 raise
 
 
-async def write_status(client: rest.RESTClient, path: str, cached: Obj, status: Obj) -> Obj:
+async def write_status(client: rest.RESTClient, path: str, *, cached: Obj, status: Obj) -> Obj:
     """PUT `status` on the object at `path`; after a conflict (a cache behind the server)
     re-read it and try once more, as upstream's DaemonSet and StatefulSet status updaters do.
     The status stays the one computed from `cached`."""

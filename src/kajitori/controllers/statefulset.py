@@ -219,17 +219,13 @@ class StatefulSetController:
 
     async def run(self) -> None:
         """Wait for the caches, then sync with `concurrent_statefulset_syncs` workers."""
-        try:
-            async with asyncio.TaskGroup() as group:
-                if self._recorder is not None:
-                    group.create_task(self._recorder.run())
-                await asyncio.gather(self._sets.wait_for_sync(), self._pods.wait_for_sync(),
-                                     self._revisions.wait_for_sync())
-                for _ in range(self._settings.concurrent_statefulset_syncs):
-                    group.create_task(worker.run_worker(self.queue, self.sync,
-                                                        what="StatefulSet"))
-        finally:
-            self.queue.shut_down()
+        async with asyncio.TaskGroup() as group:
+            if self._recorder is not None:
+                group.create_task(self._recorder.run())
+            group.create_task(worker.run_workers(
+                self.queue, self.sync, what="StatefulSet",
+                workers=self._settings.concurrent_statefulset_syncs,
+                informers=(self._sets, self._pods, self._revisions)))
 
     def _enqueue(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
         self.queue.add(informer.meta_namespace_key(obj))
@@ -266,7 +262,7 @@ class StatefulSetController:
         owned_revisions = history.owned_revisions(self._revisions.cache.list(namespace), set_)
         status = set_.get("status") or {}
         update, collision = await history.sync_update_revision(
-            self._client, set_, owned_revisions,
+            self._client, set_, owned=owned_revisions,
             collision_count=int(status.get("collisionCount") or 0))
         current = next((r for r in owned_revisions
                         if meta.name(r) == status.get("currentRevision")), update)
@@ -329,7 +325,7 @@ class StatefulSetController:
             if slot is None:
                 # OnDelete and ordinals at or above the partition get the new template.
                 revision = current if rolling and ordinal < start + partition else update
-                await self._create_pod(set_, ordinal, revision)
+                await self._create_pod(set_, ordinal, revision=revision)
                 if not parallel:
                     return
                 continue
@@ -357,7 +353,7 @@ class StatefulSetController:
                 await self._delete_pod(set_, target)
             return
 
-    async def _create_pod(self, set_: Obj, ordinal: int, revision: Obj) -> None:
+    async def _create_pod(self, set_: Obj, ordinal: int, *, revision: Obj) -> None:
         """Create the ordinal's missing PVCs, then the pod (upstream's CreateStatefulPod); an
         existing one (a stale cache) is fine."""
         namespace = meta.namespace(set_)
@@ -450,7 +446,7 @@ class StatefulSetController:
         if old != status:
             path = rest.resource_path(*STATEFULSETS, namespace=meta.namespace(set_),
                                       name=meta.name(set_))
-            await history.write_status(self._client, path, set_, status)
+            await history.write_status(self._client, path, cached=set_, status=status)
         if min_ready > 0 and status.get("availableReplicas", 0) < len(ready):
             raise worker.RequeueAfter(float(min_ready))
 
