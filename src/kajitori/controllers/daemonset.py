@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kajitori.api import errors, labels, meta, taints
+from kajitori.api import errors, labels, meta, nodeaffinity, taints
 from kajitori.client import clock as clock_
 from kajitori.client import events, informer, rest, workqueue
 from kajitori.controllers import (
@@ -49,7 +49,6 @@ from kajitori.controllers import (
     replicaset,
     worker,
 )
-from kajitori.scheduler import nodeaffinity
 
 Obj = dict[str, Any]
 

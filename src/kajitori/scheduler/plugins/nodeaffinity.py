@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from kajitori.scheduler import framework, nodeaffinity
+from kajitori.api import nodeaffinity
+from kajitori.scheduler import framework
 from kajitori.scheduler.framework import ActionType, ClusterEvent, EventResource
 
 NAME = "NodeAffinity"

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from kajitori.api import labels, taints
-from kajitori.scheduler import framework, nodeaffinity, types
+from kajitori.api import labels, nodeaffinity, taints
+from kajitori.scheduler import framework, types
 from kajitori.scheduler.framework import ActionType, ClusterEvent, EventResource
 
 NAME = "PodTopologySpread"

@@ -5,7 +5,7 @@ Mirrors upstream's `component-helpers/scheduling/corev1/nodeaffinity` (`Required
 `matchExpressions` (on labels) and `matchFields` (only `metadata.name`); a term with neither
 matches nothing. Operators: In, NotIn, Exists, DoesNotExist, Gt, Lt (integers). A malformed
 requirement makes its term match nothing, as upstream's lazy error handling ends in a
-non-match. The NodeAffinity plugin and PodTopologySpread's node inclusion policy use it.
+non-match. The scheduler (NodeAffinity, PodTopologySpread) and the DaemonSet controller use it.
 """
 
 from __future__ import annotations
