@@ -10,63 +10,24 @@ pods/status, so readiness changes as a kubelet would report it.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from conftest import PINNED_KUBECTL, Kubectl
-from kajitori.testing import harness
+from conftest import Kubectl
 
 pytestmark = pytest.mark.e2e
 
-SIMULATOR = """
-import asyncio, sys
-from pathlib import Path
-import kajitori.sim as sim
-settings = sim.SimulatorSettings(node_lease=sim.NodeLeaseSettings(renew_interval=1.0))
-asyncio.run(sim.run(kubeconfig=Path(sys.argv[1]), nodes=2, settings=settings))
-"""
 GATE = "example.com/ready"
 WAIT = "--timeout=60s"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Cluster]:
-    with harness.running(tmp_path_factory.mktemp("cluster"), controllers=True) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def simulator(cluster: harness.Cluster) -> Iterator[subprocess.Popen[bytes]]:
-    log = open(cluster.data_dir / "sim.log", "ab")  # noqa: SIM115 - closed below
-    process = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(cluster.kubeconfig)],
-                               stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        admin = Kubectl(str(PINNED_KUBECTL), cluster.kubeconfig, cluster.data_dir)
-        wait_until(lambda: "sim-default-1" in admin("get", "nodes", "-o", "name"),
-                   "simulated nodes did not register", process=process)
-        admin("wait", "--for=condition=Ready", "node", "-l", "type=sim", WAIT)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(10)
-        log.close()
-
-
-def wait_until(check: Any, what: str, *, timeout: float = 60,
-               process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_until(check: Any, what: str, *, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not check():
-        assert process is None or process.poll() is None, what
         assert time.monotonic() < deadline, what
         time.sleep(0.2)
 

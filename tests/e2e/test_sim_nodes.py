@@ -12,9 +12,7 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,36 +20,7 @@ import pytest
 from conftest import PINNED_KUBECTL, Kubectl
 from kajitori.testing import harness
 
-SIMULATOR = """
-import asyncio, sys
-from pathlib import Path
-import kajitori.sim as sim
-settings = sim.SimulatorSettings(node_lease=sim.NodeLeaseSettings(renew_interval=1.0))
-asyncio.run(sim.run(kubeconfig=Path(sys.argv[1]), nodes=2, settings=settings))
-"""
 WAIT = "--timeout=30s"
-
-
-@pytest.fixture(scope="module")
-def simulator(cluster: harness.Cluster) -> Iterator[subprocess.Popen[bytes]]:
-    log = open(cluster.data_dir / "sim.log", "ab")  # noqa: SIM115 - closed below
-    process = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(cluster.kubeconfig)],
-                               stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        admin = Kubectl(str(PINNED_KUBECTL), cluster.kubeconfig, cluster.data_dir)
-        deadline = time.monotonic() + 30
-        while "sim-default-1" not in admin("get", "nodes", "-o", "name"):
-            assert process.poll() is None, (cluster.data_dir / "sim.log").read_text()
-            assert time.monotonic() < deadline, "simulated nodes did not register"
-            time.sleep(0.1)
-        admin("wait", "--for=condition=Ready", "node", "-l", "type=sim", WAIT)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(10)
-        log.close()
 
 
 def bound_pod(name: str, *, node: str = "sim-default-0", restart_policy: str = "Always",
