@@ -49,6 +49,11 @@ def test_quota_counts_and_refuses_the_pod_over_it(kubectl, ns: str) -> None:
     assert [line.split() for line in lines[2:]] == [
         ["Resource", "Used", "Hard"], ["--------", "----", "----"],
         ["pods", "2", "2"], ["services", "0", "5"]]
+    described = kubectl("-n", ns, "describe", "namespace", ns)
+    quotas = described.split("Resource Quotas", 1)[1].splitlines()
+    assert [line.split() for line in quotas[1:6]] == [
+        ["Name:", "q1"], ["Resource", "Used", "Hard"], ["--------", "---", "---"],
+        ["pods", "2", "2"], ["services", "0", "5"]]
     kubectl("-n", ns, "delete", "pod", "web1", "--wait=false")
     eventually(lambda: used(kubectl, ns, "q1").get("pods") == "1")
     kubectl("-n", ns, "run", "web3", "--image=nginx")
