@@ -13,9 +13,7 @@ scoring currently fails on pods that have a controller, which ends the server's 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from conftest import InThread
 from kajitori import scheduler, sim
 from kajitori.testing import harness
 
@@ -41,38 +40,12 @@ SCHEDULER_CONFIG = {
         "multiPoint": {"disabled": [{"name": "PodTopologySpread"}]}}}]}
 
 
-class Nodes:
-    """The scheduler and simulated nodes on one event loop in a thread."""
-
-    def __init__(self, kubeconfig: Path, scheduler_config: Path) -> None:
-        self._kubeconfig = kubeconfig
-        self._scheduler_config = scheduler_config
-        self._loop = asyncio.new_event_loop()
-        self._main: asyncio.Task[None] | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._ready = threading.Event()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._main = self._loop.create_task(self._components())
-        self._ready.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            self._loop.run_until_complete(self._main)
-
-    async def _components(self) -> None:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(scheduler.run(kubeconfig=self._kubeconfig,
-                                            config=self._scheduler_config, leader_elect=False))
-            group.create_task(sim.run(kubeconfig=self._kubeconfig, nodes=3))
-
-    def start(self) -> None:
-        self._thread.start()
-        self._ready.wait()
-
-    def stop(self) -> None:
-        if self._main is not None:
-            self._loop.call_soon_threadsafe(self._main.cancel)
-        self._thread.join(timeout=10)
+async def nodes(kubeconfig: Path, scheduler_config: Path) -> None:
+    """The scheduler and three simulated nodes (run in a thread by `InThread`)."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(scheduler.run(kubeconfig=kubeconfig, config=scheduler_config,
+                                        leader_elect=False))
+        group.create_task(sim.run(kubeconfig=kubeconfig, nodes=3))
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +55,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Cluste
     scheduler_config.write_text(yaml.safe_dump(SCHEDULER_CONFIG))
     with harness.running(data_dir, controllers=True,
                          extra_args=("--disable-scheduler",)) as started:
-        nodes = Nodes(started.kubeconfig, scheduler_config)
-        nodes.start()
+        running = InThread(lambda: nodes(started.kubeconfig, scheduler_config))
+        running.start()
         try:
             yield started
         finally:
-            nodes.stop()
+            running.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ CronJob with `kubectl annotate` (an update syncs it at once), instead of waiting
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import json
 import threading
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from conftest import InThread
 from kajitori import scheduler, sim
 from kajitori.client import informer, rest
 from kajitori.controllers import cronjob, job
@@ -42,20 +42,10 @@ class Components:
     def __init__(self, kubeconfig: Path) -> None:
         self._kubeconfig = kubeconfig
         self.offset = datetime.timedelta()
-        self._loop = asyncio.new_event_loop()
-        self._main: asyncio.Task[None] | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._ready = threading.Event()
+        self._in_thread = InThread(self._components)
 
     def now(self) -> datetime.datetime:
         return datetime.datetime.now(datetime.UTC) + self.offset
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._main = self._loop.create_task(self._components())
-        self._ready.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            self._loop.run_until_complete(self._main)
 
     async def _components(self) -> None:
         config = await asyncio.to_thread(rest.load_kubeconfig, self._kubeconfig)
@@ -72,13 +62,10 @@ class Components:
             group.create_task(sim.run(kubeconfig=self._kubeconfig, nodes=2))
 
     def start(self) -> None:
-        self._thread.start()
-        self._ready.wait()
+        self._in_thread.start()
 
     def stop(self) -> None:
-        if self._main is not None:
-            self._loop.call_soon_threadsafe(self._main.cancel)
-        self._thread.join(timeout=10)
+        self._in_thread.stop()
 
 
 @pytest.fixture(scope="module")
