@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kajitori.api import errors, meta
-from kajitori.client import informer, rest, workqueue
+from kajitori.client import informer, rest
 from kajitori.controllers import podstate, servicepods, triggertime, worker
 
 Obj = dict[str, Any]
@@ -203,40 +203,19 @@ def desired_labels(service: Obj) -> dict[str, str]:
     return wanted
 
 
-class EndpointsController:
+class EndpointsController(servicepods.ServiceQueue):
     """Keeps the Endpoints of every Service with a selector current (module docstring)."""
 
     def __init__(self, *, client: rest.RESTClient, services: informer.Informer,
                  pods: informer.Informer, endpoints: informer.Informer,
                  settings: EndpointsSettings | None = None) -> None:
         self._client = client
-        self._services = services
         self._pods = pods
         self._endpoints = endpoints
         self._settings = settings or EndpointsSettings()
         self._triggers = triggertime.TriggerTimeTracker()
-        self.queue: workqueue.RateLimitingQueue[str] = workqueue.RateLimitingQueue(
-            name="endpoint")
-        services.add_handlers(on_add=self._enqueue, on_update=lambda _o, new: self._enqueue(new),
-                              on_delete=self._enqueue)
-        pods.add_handlers(on_add=self._pod_added, on_update=self._pod_updated,
-                          on_delete=self._pod_deleted)
+        super().__init__(name="endpoint", services=services, pods=pods)
         endpoints.add_handlers(on_delete=self._endpoints_deleted)
-
-    def _enqueue(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
-        self.queue.add(informer.meta_namespace_key(obj))
-
-    def _pod_added(self, pod: Obj) -> None:
-        for key in servicepods.services_for_pod(self._services.cache, pod):
-            self.queue.add(key)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        for key in servicepods.services_for_pod_change(self._services.cache, old, new):
-            self.queue.add(key)
-
-    def _pod_deleted(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
-        pod = obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj
-        self._pod_added(pod)
 
     def _endpoints_deleted(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
         key = informer.meta_namespace_key(obj)

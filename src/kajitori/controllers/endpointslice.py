@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kajitori.api import errors, meta
-from kajitori.client import informer, rest, workqueue
+from kajitori.client import informer, rest
 from kajitori.controllers import podstate, servicepods, triggertime, worker
 
 Obj = dict[str, Any]
@@ -351,7 +351,7 @@ class SliceTracker:
         return False
 
 
-class EndpointSliceController:
+class EndpointSliceController(servicepods.ServiceQueue):
     """Keeps the EndpointSlices of every Service with a selector current (module docstring)."""
 
     def __init__(self, *, client: rest.RESTClient, services: informer.Informer,
@@ -359,37 +359,17 @@ class EndpointSliceController:
                  endpoint_slices: informer.Informer,
                  settings: EndpointSliceSettings | None = None) -> None:
         self._client = client
-        self._services = services
         self._pods = pods
         self._nodes = nodes
         self._slices = endpoint_slices
         self._settings = settings or EndpointSliceSettings()
         self._triggers = triggertime.TriggerTimeTracker()
         self._tracker = SliceTracker()
-        self.queue: workqueue.RateLimitingQueue[str] = workqueue.RateLimitingQueue(
-            name="endpoint_slice")
         endpoint_slices.add_indexers({SERVICE_INDEX: managed_service_key})
-        services.add_handlers(on_add=self._enqueue, on_update=lambda _o, new: self._enqueue(new),
-                              on_delete=self._enqueue)
-        pods.add_handlers(on_add=self._pod_added, on_update=self._pod_updated,
-                          on_delete=self._pod_deleted)
+        super().__init__(name="endpoint_slice", services=services, pods=pods)
         endpoint_slices.add_handlers(on_add=self._slice_changed,
                                      on_update=lambda _o, new: self._slice_changed(new),
                                      on_delete=self._slice_changed)
-
-    def _enqueue(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
-        self.queue.add(informer.meta_namespace_key(obj))
-
-    def _pod_added(self, pod: Obj) -> None:
-        for key in servicepods.services_for_pod(self._services.cache, pod):
-            self.queue.add(key)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        for key in servicepods.services_for_pod_change(self._services.cache, old, new):
-            self.queue.add(key)
-
-    def _pod_deleted(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
-        self._pod_added(obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj)
 
     def _slice_changed(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
         endpoint_slice = obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj

@@ -2,7 +2,9 @@
 
 Mirrors the membership helpers of pkg/controller/util/endpoint/controller_utils.go
 (`GetPodServiceMemberships`) and the Service predicates the Endpoints and EndpointSlice
-controllers share (`helper.IsServiceIPSet`). Reads informer caches only.
+controllers share (`helper.IsServiceIPSet`). Reads informer caches only. `ServiceQueue` is
+the event handling both controllers share (their `onServiceUpdate`, `addPod`, `updatePod`,
+`deletePod`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from kajitori.api import labels, meta
-from kajitori.client import informer
+from kajitori.client import informer, workqueue
 
 Obj = dict[str, Any]
 
@@ -64,3 +66,35 @@ def services_for_pod_change(services: informer.Indexer, old: Obj, new: Obj) -> s
     if meta.labels(old) != meta.labels(new):
         keys |= services_for_pod(services, old)
     return keys
+
+
+class ServiceQueue:
+    """Base of the Endpoints and EndpointSlice controllers: `queue` of Service keys, fed by
+    handlers on `services` (a Service added, changed or deleted queues itself) and on `pods`
+    (a pod added, changed or deleted queues the Services that select it, and on a label change
+    those that selected it). Registered in that order, so a seeded cache queues its Services
+    first."""
+
+    def __init__(self, *, name: str, services: informer.Informer,
+                 pods: informer.Informer) -> None:
+        """`name` is the work queue's (upstream's: `endpoint`, `endpoint_slice`)."""
+        self._services = services
+        self.queue: workqueue.RateLimitingQueue[str] = workqueue.RateLimitingQueue(name=name)
+        services.add_handlers(on_add=self._enqueue, on_update=lambda _o, new: self._enqueue(new),
+                              on_delete=self._enqueue)
+        pods.add_handlers(on_add=self._pod_added, on_update=self._pod_updated,
+                          on_delete=self._pod_deleted)
+
+    def _enqueue(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
+        self.queue.add(informer.meta_namespace_key(obj))
+
+    def _pod_added(self, pod: Obj) -> None:
+        for key in services_for_pod(self._services.cache, pod):
+            self.queue.add(key)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        for key in services_for_pod_change(self._services.cache, old, new):
+            self.queue.add(key)
+
+    def _pod_deleted(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
+        self._pod_added(obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj)
