@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +29,6 @@ Obj = dict[str, Any]
 @pytest.fixture
 def client(tmp_path: Path) -> contextlib.AbstractAsyncContextManager[rest.RESTClient]:
     return open_client(tmp_path)
-
-
-@contextlib.asynccontextmanager
-async def running(component: Any) -> AsyncIterator[None]:
-    """Run `component.run()` for the block's duration, then cancel it; a failure it had
-    raised is raised here."""
-    task = asyncio.create_task(component.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def pod(name: str, namespace: str = "default", **labels: str) -> Obj:

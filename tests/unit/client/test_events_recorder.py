@@ -3,12 +3,10 @@ wire, and how repeats become patches of the first Event."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime
-from collections.abc import AsyncIterator
 from typing import Any
 
+from background import running
 from fakeapi import FakeAPI, serving
 
 from kajitori.client import clock, events, rest
@@ -30,17 +28,6 @@ class WallClock:
 
     def __call__(self) -> datetime.datetime:
         return self.now
-
-
-@contextlib.asynccontextmanager
-async def running(recorder: events.EventRecorder) -> AsyncIterator[None]:
-    task = asyncio.create_task(recorder.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def recorder_for(client: rest.RESTClient, wall: WallClock) -> events.EventRecorder:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from background import running
 
-from conftest import FakeListerWatcher, Recorder, pod, running
+from conftest import FakeListerWatcher, Recorder, pod
 from kajitori.api import errors
 from kajitori.client import clock, informer
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 
-from conftest import Recorder, running
+from background import running
+
+from conftest import Recorder
 from kajitori.client import informer, rest
 
 CONFIGMAPS = rest.resource_path("", "v1", "configmaps", namespace="default")

@@ -9,8 +9,8 @@ import contextlib
 import dataclasses
 
 import pytest
+from background import running
 
-from conftest import running
 from kajitori.api import errors
 from kajitori.client import leaderelection, rest
 

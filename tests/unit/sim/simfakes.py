@@ -10,11 +10,10 @@ call, and lets a test await a condition on what has been called instead of sleep
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import datetime
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,15 +141,3 @@ def seeded_informer(*objects: Obj, indexers: dict[str, informer.IndexFunc] | Non
     for obj in objects:
         made.cache.put(informer.meta_namespace_key(obj), obj)
     return made
-
-
-@contextlib.asynccontextmanager
-async def running(component: Any) -> AsyncIterator[None]:
-    """Run `component.run()` for the block, then cancel it; its failure is raised here."""
-    task = asyncio.create_task(component.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from simfakes import EPOCH, FakeClient, running, wall_of
+from background import running
+from simfakes import EPOCH, FakeClient, wall_of
 
 from kajitori.client import clock as clock_
 from kajitori.sim import nodelease
