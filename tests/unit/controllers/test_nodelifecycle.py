@@ -10,7 +10,7 @@ from typing import Any
 import fakecluster
 
 from kajitori.api import meta
-from kajitori.client import FakeClock, rest
+from kajitori.client import FakeClock, informer, rest
 from kajitori.controllers import nodelifecycle
 
 Obj = dict[str, Any]
@@ -58,7 +58,7 @@ async def refresh(ctl: nodelifecycle.NodeLifecycleController, client: rest.RESTC
     """What the informers would have delivered by now."""
     for informer_, path in ((ctl._nodes, NODES), (ctl._pods, PODS)):  # type: ignore[attr-defined]
         for item in (await client.get(path))["items"]:
-            informer_.cache.put(fakecluster.informer.meta_namespace_key(item), item)
+            informer_.cache.put(informer.meta_namespace_key(item), item)
 
 
 async def setup(client: rest.RESTClient) -> tuple[nodelifecycle.NodeLifecycleController,

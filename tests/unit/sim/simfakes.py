@@ -1,5 +1,5 @@
 """Fakes for the simulator's tests: an in-memory API at the REST client's seam, a FakeClock
-with a wall clock that moves with it, and informers whose caches tests seed directly.
+with a wall clock that moves with it (seeded informers: tests/unit/seededinformer.py).
 
 `FakeClient` keeps objects by path and answers the verbs the simulator uses the way the
 apiserver does for these needs (201 with uid and resourceVersion, 409 on a taken name or a
@@ -19,7 +19,6 @@ from typing import Any
 
 from kajitori.api import errors, meta
 from kajitori.client import clock as clock_
-from kajitori.client import informer
 
 Obj = dict[str, Any]
 
@@ -123,21 +122,3 @@ class FakeClient:
 
     def verbs(self, verb: str, path: str | None = None) -> list[Call]:
         return [c for c in self.calls if c.verb == verb and (path is None or c.path == path)]
-
-
-class NoListerWatcher:
-    """For informers whose cache a test seeds: running one is a test bug."""
-
-    async def list(self, *, resource_version: str) -> Obj:
-        raise AssertionError("this informer is seeded, not run")
-
-    def watch(self, *, resource_version: str, timeout_seconds: int) -> Any:
-        raise AssertionError("this informer is seeded, not run")
-
-
-def seeded_informer(*objects: Obj, indexers: dict[str, informer.IndexFunc] | None = None
-                    ) -> informer.Informer:
-    made = informer.Informer(NoListerWatcher(), indexers=indexers)
-    for obj in objects:
-        made.cache.put(informer.meta_namespace_key(obj), obj)
-    return made

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from simfakes import FakeClient, at, seeded_informer, wall_of
+from seededinformer import seeded
+from simfakes import FakeClient, at, wall_of
 
 from kajitori.client import clock as clock_
 from kajitori.sim import ipam, node, pool
@@ -93,7 +94,7 @@ async def test_status_is_posted_on_change_or_when_the_report_is_due() -> None:
     client = FakeClient()
     sim = sim_node()
     registered, _ = await node.register(client, sim, now=at(0), boot_id="b")
-    nodes = seeded_informer(registered)
+    nodes = seeded(registered)
     controller = node.NodeStatusController(client, nodes=nodes, boot_id="b", clock=clock,
                                            wall=wall_of(clock))
     controller.add(sim, reported=registered["status"], delay=0)

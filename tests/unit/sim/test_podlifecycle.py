@@ -7,7 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from simfakes import FakeClient, at, seeded_informer, wall_of
+from seededinformer import seeded
+from simfakes import FakeClient, at, wall_of
 
 from kajitori.client import clock as clock_
 from kajitori.sim import node, podlifecycle, pool
@@ -43,7 +44,7 @@ class Harness:
     def __init__(self, *pods: Obj) -> None:
         self.clock = clock_.FakeClock()
         self.client = FakeClient()
-        self.pods = seeded_informer(*pods, indexers={
+        self.pods = seeded(*pods, indexers={
             podlifecycle.NODE_NAME_INDEX: podlifecycle.node_name_index})
         for obj in pods:
             self.client.objects[f"{PODS}/{obj['metadata']['name']}"] = copy.deepcopy(obj)
