@@ -29,7 +29,7 @@ import asyncio
 import copy
 import datetime
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -184,6 +184,16 @@ def has_tracking_finalizer(pod: Obj) -> bool:
 
 REMOVE_TRACKING_FINALIZER_PATCH: Obj = {
     "metadata": {"$deleteFromPrimitiveList/finalizers": [JOB_TRACKING_FINALIZER]}}
+
+
+async def _delete_each(pods: list[Obj], delete: Callable[[Obj], Awaitable[Exception | None]]
+                       ) -> tuple[int, int, Exception | None]:
+    """Run `delete` (which returns its failure) on every pod at once: (how many of `pods`
+    were ready, how many were deleted, the first failure)."""
+    results = await asyncio.gather(*(delete(p) for p in pods))
+    failures = [r for r in results if r is not None]
+    ready = sum(1 for p in pods if is_pod_ready(p))
+    return ready, len(pods) - len(failures), failures[0] if failures else None
 
 
 # --- Jobs -------------------------------------------------------------------------------------
@@ -891,10 +901,7 @@ class JobController:
                     return exc
             return None
 
-        results = await asyncio.gather(*(delete(p) for p in pods))
-        failures = [r for r in results if r is not None]
-        ready = sum(1 for p in pods if is_pod_ready(p))
-        return ready, len(pods) - len(failures), failures[0] if failures else None
+        return await _delete_each(pods, delete)
 
     async def _delete_job_pods(self, job: Obj, key: str, pods: list[Obj]
                                ) -> tuple[int, int, Exception | None]:
@@ -913,10 +920,7 @@ class JobController:
                     return exc
             return None
 
-        results = await asyncio.gather(*(delete(p) for p in pods))
-        failures = [r for r in results if r is not None]
-        ready = sum(1 for p in pods if is_pod_ready(p))
-        return ready, len(pods) - len(failures), failures[0] if failures else None
+        return await _delete_each(pods, delete)
 
     # --- status tracking ---
 
