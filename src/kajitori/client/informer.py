@@ -107,6 +107,12 @@ class DeletedFinalStateUnknown:
     obj: Obj
 
 
+def deleted_object(obj: Obj | DeletedFinalStateUnknown) -> Obj:
+    """What an `on_delete` handler was given, as an object: a tombstone's last known state
+    (possibly stale), or the deleted object itself."""
+    return obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
+
+
 OnAdd = Callable[[Obj], None]
 OnUpdate = Callable[[Obj, Obj], None]
 OnDelete = Callable[[Obj | DeletedFinalStateUnknown], None]

@@ -400,7 +400,7 @@ class CronJobController:
                 self._enqueue(cron_job)
 
     def _delete_job(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
-        job = obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj
+        job = informer.deleted_object(obj)
         ref = podcontrol.get_controller_of(job)
         if ref is None:
             return

@@ -181,7 +181,7 @@ class DisruptionController:
         self.queue.add(informer.meta_namespace_key(obj))
 
     def _pod_changed(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
-        pod = obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj
+        pod = informer.deleted_object(obj)
         for pdb in self.pdbs_for_pod(pod):
             self.queue.add(informer.meta_namespace_key(pdb))
 

@@ -372,7 +372,7 @@ class EndpointSliceController(servicepods.ServiceQueue):
                                      on_delete=self._slice_changed)
 
     def _slice_changed(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
-        endpoint_slice = obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj
+        endpoint_slice = informer.deleted_object(obj)
         for key in managed_service_key(endpoint_slice):
             self.queue.add(key)
 

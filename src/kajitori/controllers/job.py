@@ -475,7 +475,7 @@ class JobController:
                 self._enqueue_batched(job)
 
     def _delete_pod(self, obj: Obj | informer.DeletedFinalStateUnknown, *, final: bool) -> None:
-        pod = obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj
+        pod = informer.deleted_object(obj)
         ref = podcontrol.get_controller_of(pod)
         finalizer = has_tracking_finalizer(pod)
         if ref is None:
@@ -509,7 +509,7 @@ class JobController:
 
     def _delete_job(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
         self._enqueue_immediately(obj)
-        job = obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj
+        job = informer.deleted_object(obj)
         self._cleanup_pod_finalizers(job)
 
     def _cleanup_pod_finalizers(self, job: Obj) -> None:

@@ -470,7 +470,7 @@ class ReplicaSetController:
                 self._enqueue(rs)
 
     def _delete_pod(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
-        pod = obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj
+        pod = informer.deleted_object(obj)
         ref = podcontrol.get_controller_of(pod)
         if ref is None:
             return

@@ -55,7 +55,7 @@ class Publisher:
             self.queue.add(meta.name(new))
 
     def _config_map_changed(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
-        config_map = obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj
+        config_map = informer.deleted_object(obj)
         if meta.name(config_map) == ROOT_CA_CONFIG_MAP_NAME:
             self.queue.add(meta.namespace(config_map))
 

@@ -44,7 +44,7 @@ class ServiceAccountsController:
         self.queue.add(meta.name(namespace))
 
     def _service_account_deleted(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
-        account = obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj
+        account = informer.deleted_object(obj)
         self.queue.add(meta.namespace(account))
 
     async def run(self) -> None:

@@ -97,4 +97,4 @@ class ServiceQueue:
             self.queue.add(key)
 
     def _pod_deleted(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
-        self._pod_added(obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj)
+        self._pod_added(informer.deleted_object(obj))

@@ -156,7 +156,7 @@ class DeploymentController:
                 self._enqueue(d)
 
     def _delete_replicaset(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
-        rs = obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj
+        rs = informer.deleted_object(obj)
         ref = podcontrol.get_controller_of(rs)
         if ref is None:
             return
@@ -178,7 +178,7 @@ class DeploymentController:
     def _delete_pod(self, obj: Obj | informer.DeletedFinalStateUnknown) -> None:
         """A Recreate Deployment waits for its old pods to be gone: look again when the last
         one is."""
-        pod = obj.obj if isinstance(obj, informer.DeletedFinalStateUnknown) else obj
+        pod = informer.deleted_object(obj)
         d = self._deployment_for_pod(pod)
         if d is None or replicas.strategy_type(d) != replicas.RECREATE:
             return
