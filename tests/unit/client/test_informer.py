@@ -168,6 +168,14 @@ def test_keys_are_namespace_slash_name() -> None:
         informer.split_meta_namespace_key("a/b/c")
 
 
+def test_a_delete_handler_gets_the_object_from_a_tombstone_or_as_given() -> None:
+    last_known = pod("a", "ns", app="old")
+    tombstone = informer.DeletedFinalStateUnknown("ns/a", last_known)
+    assert informer.deleted_object(tombstone) is last_known
+    deleted = pod("b", "ns")
+    assert informer.deleted_object(deleted) is deleted
+
+
 def test_indexer_keeps_custom_indices_current() -> None:
     def by_app(obj: informer.Obj) -> list[str]:
         app = obj["metadata"].get("labels", {}).get("app")

@@ -64,3 +64,37 @@ async def test_a_bug_ends_the_worker() -> None:
     queue.add("k")
     with pytest.raises(KeyError):
         await worker.run_worker(queue, sync, what="thing")
+
+
+class Unsynced:
+    """An informer stand-in whose cache syncs when the test says so."""
+
+    def __init__(self) -> None:
+        self.synced = asyncio.Event()
+
+    async def wait_for_sync(self) -> None:
+        await self.synced.wait()
+
+
+async def test_run_workers_syncs_nothing_before_every_cache_has_synced() -> None:
+    queue: workqueue.RateLimitingQueue[str] = workqueue.RateLimitingQueue()
+    first, second = Unsynced(), Unsynced()
+    synced = asyncio.Event()
+
+    async def sync(key: str) -> None:
+        synced.set()
+
+    queue.add("k")
+    task = asyncio.create_task(worker.run_workers(
+        queue, sync, what="thing", workers=2,
+        informers=(first, second)))  # type: ignore[arg-type]
+    first.synced.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not synced.is_set()
+    second.synced.set()
+    await synced.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert queue.shutting_down
