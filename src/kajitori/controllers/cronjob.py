@@ -21,7 +21,6 @@ kube-controller-manager's local zone (UTC in its usual container image).
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime
 import logging
@@ -354,17 +353,10 @@ class CronJobController:
                                on_delete=self._enqueue)
 
     async def run(self) -> None:
-        try:
-            async with asyncio.TaskGroup() as group:
-                for extra in self._run_alongside:
-                    group.create_task(extra())
-                await self._jobs.wait_for_sync()
-                await self._cron_jobs.wait_for_sync()
-                for _ in range(self._settings.concurrent_cron_job_syncs):
-                    group.create_task(worker.run_worker(self.queue, self.sync,
-                                                        what="CronJob"))
-        finally:
-            self.queue.shut_down()
+        await worker.run_workers(self.queue, self.sync, what="CronJob",
+                                 workers=self._settings.concurrent_cron_job_syncs,
+                                 informers=(self._jobs, self._cron_jobs),
+                                 alongside=self._run_alongside)
 
     # --- event handlers ---
 

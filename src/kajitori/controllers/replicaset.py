@@ -375,16 +375,11 @@ class ReplicaSetController:
     async def run(self) -> None:
         """Wait for the caches, then sync with `concurrent_replicaset_syncs` workers until
         cancelled."""
-        try:
-            async with asyncio.TaskGroup() as group:
-                if self._recorder is not None:
-                    group.create_task(self._recorder.run())
-                await asyncio.gather(self._rs.wait_for_sync(), self._pods.wait_for_sync())
-                for _ in range(self._settings.concurrent_replicaset_syncs):
-                    group.create_task(worker.run_worker(self.queue, self.sync,
-                                                        what=self._kind.kind))
-        finally:
-            self.queue.shut_down()
+        await worker.run_workers(
+            self.queue, self.sync, what=self._kind.kind,
+            workers=self._settings.concurrent_replicaset_syncs,
+            informers=(self._rs, self._pods),
+            alongside=() if self._recorder is None else (self._recorder.run,))
 
     # --- event handlers: resolve the owner, enqueue its key -----------------------------------
 

@@ -8,16 +8,17 @@ always called. A sync that wants to look again later without it being a failure 
 not-yet-expired Job). Anything else that is not an API or transport failure is a bug: it
 propagates and ends the controller's TaskGroup.
 
-`run_workers` is the whole `Run` of a controller with one queue and nothing else to run: wait
-for the informers' caches, start the workers, shut the queue down when it ends.
+`run_workers` is the whole `Run` of a controller with one queue: start what runs alongside (an
+event recorder), wait for the informers' caches, start the workers, shut the queue down when it
+ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable
+from typing import Any, TypeVar
 
 from kajitori.client import backoff, informer, workqueue
 from kajitori.controllers import discovery
@@ -66,13 +67,18 @@ async def run_worker(queue: workqueue.RateLimitingQueue[T],
 
 async def run_workers(queue: workqueue.RateLimitingQueue[T],
                       sync: Callable[[T], Awaitable[None]], *, what: str, workers: int,
-                      informers: Iterable[informer.Informer]) -> None:
-    """Wait until every informer in `informers` has synced, then run `workers` concurrent
+                      informers: Iterable[informer.Informer],
+                      alongside: Iterable[Callable[[], Coroutine[Any, Any, object]]] = ()
+                      ) -> None:
+    """Start each of `alongside` (coroutine functions, e.g. an event recorder's `run`), wait
+    until every informer in `informers` has synced, then run `workers` concurrent
     `run_worker`s on `queue` until cancelled; the queue is shut down however this ends, so
     nothing more is queued for a controller that stopped."""
     try:
-        await asyncio.gather(*(i.wait_for_sync() for i in informers))
         async with asyncio.TaskGroup() as group:
+            for task in alongside:
+                group.create_task(task())
+            await asyncio.gather(*(i.wait_for_sync() for i in informers))
             for _ in range(workers):
                 group.create_task(run_worker(queue, sync, what=what))
     finally:

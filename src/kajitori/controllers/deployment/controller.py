@@ -16,7 +16,6 @@ ReplicaSet is reused and gets the next revision).
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime
 import logging
@@ -90,18 +89,12 @@ class DeploymentController:
     async def run(self) -> None:
         """Wait for the caches, then sync with `concurrent_deployment_syncs` workers until
         cancelled."""
-        try:
-            async with asyncio.TaskGroup() as group:
-                if isinstance(self._recorder, events.EventRecorder):
-                    group.create_task(self._recorder.run())
-                await asyncio.gather(self._deployments.wait_for_sync(),
-                                     self._replicasets.wait_for_sync(),
-                                     self._pods.wait_for_sync())
-                for _ in range(self._settings.concurrent_deployment_syncs):
-                    group.create_task(worker.run_worker(self.queue, self.sync_deployment,
-                                                        what=DEPLOYMENT_KIND))
-        finally:
-            self.queue.shut_down()
+        await worker.run_workers(
+            self.queue, self.sync_deployment, what=DEPLOYMENT_KIND,
+            workers=self._settings.concurrent_deployment_syncs,
+            informers=(self._deployments, self._replicasets, self._pods),
+            alongside=(self._recorder.run,) if isinstance(self._recorder, events.EventRecorder)
+            else ())
 
     # --- event handlers ----------------------------------------------------------------------
 
