@@ -98,3 +98,25 @@ async def test_run_workers_syncs_nothing_before_every_cache_has_synced() -> None
     with pytest.raises(asyncio.CancelledError):
         await task
     assert queue.shutting_down
+
+
+async def test_run_workers_starts_what_runs_alongside_before_the_caches_sync() -> None:
+    queue: workqueue.RateLimitingQueue[str] = workqueue.RateLimitingQueue()
+    never = Unsynced()
+    started = asyncio.Event()
+
+    async def recorder() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    async def sync(key: str) -> None:
+        raise AssertionError("no cache has synced")
+
+    task = asyncio.create_task(worker.run_workers(
+        queue, sync, what="thing", workers=1, informers=(never,),  # type: ignore[arg-type]
+        alongside=(recorder,)))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert queue.shutting_down
