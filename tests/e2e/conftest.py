@@ -53,7 +53,7 @@ class Kubectl:
         return self.run(*args, **kwargs).stdout  # type: ignore[arg-type]
 
 
-CONTROLLER_MODULES = frozenset({"test_kubectl_workflow", "test_quota_limits",
+CONTROLLER_MODULES = frozenset({"test_kubectl_workflow", "test_quota_limits", "test_drain",
                                 "test_endpoints"})
 """Modules whose server also runs the controller manager, as every upstream cluster does; the
 others assert that namespaces hold only what they put there."""

@@ -2,7 +2,7 @@
 
 The module's server runs the controller manager (Deployment, ReplicaSet and disruption
 controllers among them) and a child simulator of two nodes. A Deployment of two pods with an
-emptyDir volume runs on node 0 (node 1 cordoned meanwhile) beside a DaemonSet-managed pod,
+emptyDir volume runs on node 0 (node 1 cordoned meanwhile) beside a DaemonSet's pod,
 under a PodDisruptionBudget of minAvailable 1: draining node 0 needs `--ignore-daemonsets`
 and `--delete-emptydir-data`, evicts one pod at once, is refused the second with the 429 that
 kubectl prints and retries, and finishes once the ReplicaSet's replacement runs on node 1.
@@ -12,81 +12,34 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import PINNED_KUBECTL, Kubectl
-from kajitori.testing import harness
+from conftest import Kubectl
 
 pytestmark = pytest.mark.e2e
 
-SIMULATOR = """
-import asyncio, sys
-from pathlib import Path
-import kajitori.sim as sim
-settings = sim.SimulatorSettings(node_lease=sim.NodeLeaseSettings(renew_interval=1.0))
-asyncio.run(sim.run(kubeconfig=Path(sys.argv[1]), nodes=2, settings=settings))
-"""
 WAIT = "--timeout=60s"
 NODE_0, NODE_1 = "sim-default-0", "sim-default-1"
 REFUSED = ("(will retry after 5s): Cannot evict pod as it would violate the pod's "
            "disruption budget.")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Cluster]:
-    with harness.running(tmp_path_factory.mktemp("cluster"), controllers=True) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def simulator(cluster: harness.Cluster) -> Iterator[subprocess.Popen[bytes]]:
-    log = open(cluster.data_dir / "sim.log", "ab")  # noqa: SIM115 - closed below
-    process = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(cluster.kubeconfig)],
-                               stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        admin = Kubectl(str(PINNED_KUBECTL), cluster.kubeconfig, cluster.data_dir)
-        deadline = time.monotonic() + 60
-        while NODE_1 not in admin("get", "nodes", "-o", "name"):
-            assert process.poll() is None, (cluster.data_dir / "sim.log").read_text()
-            assert time.monotonic() < deadline, "simulated nodes did not register"
-            time.sleep(0.2)
-        admin("wait", "--for=condition=Ready", "node", "-l", "type=sim", WAIT)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(10)
-        log.close()
-
-
-def manifests(namespace: str, daemonset_uid: str) -> list[dict[str, Any]]:
+def deployment(namespace: str) -> dict[str, Any]:
     labels = {"app": "web"}
-    return [
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "web", "namespace": namespace},
-         "spec": {"replicas": 2, "selector": {"matchLabels": labels},
-                  "template": {"metadata": {"labels": labels}, "spec": {
-                      "containers": [{"name": "web", "image": "nginx",
-                                      "volumeMounts": [{"name": "cache",
-                                                        "mountPath": "/cache"}]}],
-                      "volumes": [{"name": "cache", "emptyDir": {}}]}}}},
-        {"apiVersion": "v1", "kind": "Pod",
-         "metadata": {"name": "agent", "namespace": namespace, "labels": {"app": "agent"},
-                      "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet",
-                                           "name": "agent", "uid": daemonset_uid,
-                                           "controller": True}]},
-         "spec": {"nodeName": NODE_0, "containers": [{"name": "agent", "image": "busybox"}]}},
-    ]
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": namespace},
+            "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {
+                         "containers": [{"name": "web", "image": "nginx",
+                                         "volumeMounts": [{"name": "cache",
+                                                           "mountPath": "/cache"}]}],
+                         "volumes": [{"name": "cache", "emptyDir": {}}]}}}}
 
 
 def daemonset(namespace: str) -> dict[str, Any]:
@@ -150,10 +103,12 @@ def test_cordon_drain_with_a_disruption_budget_and_uncordon(
     assert kubectl("cordon", NODE_1) == f"node/{NODE_1} cordoned\n"
     assert node_status(kubectl, NODE_1) == "Ready,SchedulingDisabled"
 
+    # The DaemonSet's pods tolerate the cordon: one on each node.
     kubectl("apply", "-f", "-", input=json.dumps(daemonset(namespace)))
-    ds_uid = kubectl(*ns, "get", "daemonset", "agent", "-o", "jsonpath={.metadata.uid}")
-    kubectl("apply", "-f", "-", input=json.dumps(
-        {"apiVersion": "v1", "kind": "List", "items": manifests(namespace, ds_uid)}))
+    kubectl(*ns, "rollout", "status", "daemonset/agent", WAIT)
+    agent = kubectl(*ns, "get", "pods", "-l", "app=agent", "--field-selector",
+                    f"spec.nodeName={NODE_0}", "-o", "jsonpath={.items[0].metadata.name}")
+    kubectl("apply", "-f", "-", input=json.dumps(deployment(namespace)))
     kubectl(*ns, "rollout", "status", "deployment/web", WAIT)
     assert web_pod_nodes(kubectl, namespace) == [NODE_0, NODE_0]
     kubectl("apply", "-f", "-", input=json.dumps(pdb(namespace)))
@@ -165,7 +120,7 @@ def test_cordon_drain_with_a_disruption_budget_and_uncordon(
     assert refused.returncode != 0
     assert "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): " \
         in refused.stderr
-    assert f"{namespace}/agent" in refused.stderr
+    assert f"{namespace}/{agent}" in refused.stderr
     assert "cannot delete Pods with local storage (use --delete-emptydir-data to override)" \
         in refused.stderr
 
@@ -187,7 +142,7 @@ def test_cordon_drain_with_a_disruption_budget_and_uncordon(
     stdout, output = drain.stdout(), drain.output()
     (warning,) = [line for line in output.splitlines() if line.startswith("Warning: ")]
     assert warning.startswith("Warning: ignoring DaemonSet-managed Pods: ")
-    assert f"{namespace}/agent" in warning
+    assert f"{namespace}/{agent}" in warning
     assert output.count(" evicted\n") == 2, output
     # the refused drain above already cordoned the node
     assert stdout.startswith(f"node/{NODE_0} already cordoned\n"), output
@@ -195,6 +150,6 @@ def test_cordon_drain_with_a_disruption_budget_and_uncordon(
     assert node_status(kubectl, NODE_0) == "Ready,SchedulingDisabled"
     kubectl(*ns, "rollout", "status", "deployment/web", WAIT)
     assert web_pod_nodes(kubectl, namespace) == [NODE_1, NODE_1]
-    assert kubectl(*ns, "get", "pod", "agent", "-o", "jsonpath={.spec.nodeName}") == NODE_0
+    assert kubectl(*ns, "get", "pod", agent, "-o", "jsonpath={.spec.nodeName}") == NODE_0
     kubectl("uncordon", NODE_0)
     kubectl("delete", "namespace", namespace, WAIT)
