@@ -54,7 +54,7 @@ class Kubectl:
 
 
 CONTROLLER_MODULES = frozenset({"test_kubectl_workflow", "test_quota_limits", "test_drain",
-                                "test_endpoints"})
+                                "test_kubectl_endpoints"})
 """Modules whose server also runs the controller manager, as every upstream cluster does; the
 others assert that namespaces hold only what they put there."""
 
