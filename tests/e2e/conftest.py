@@ -12,46 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kubectlrunner import DISPATCHER_KUBECTL, KUBECTLS, PINNED_KUBECTL, Kubectl  # noqa: F401
 
 from kajitori.testing import harness as testing_cluster
-
-PINNED_KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent))
-DISPATCHER_KUBECTL = "/usr/bin/kubectl"
-KUBECTLS = [k for k in (PINNED_KUBECTL,
-                        DISPATCHER_KUBECTL if Path(DISPATCHER_KUBECTL).exists() else None) if k]
-
-
-@dataclass
-class Kubectl:
-    binary: str
-    kubeconfig: Path
-    home: Path
-
-    def run(self, *args: str, input: str | None = None, check: bool = True,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "HOME": str(self.home)}
-        result = subprocess.run([self.binary, *args], input=input, capture_output=True,
-                                text=True, env=env, timeout=timeout, check=False)
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"kubectl {' '.join(args)} exited {result.returncode}:\n"
-                f"stdout: {result.stdout}\nstderr: {result.stderr}")
-        return result
-
-    def __call__(self, *args: str, **kwargs: object) -> str:
-        return self.run(*args, **kwargs).stdout  # type: ignore[arg-type]
-
 
 CONTROLLER_MODULES = frozenset({"test_kubectl_workflow", "test_quota_limits", "test_drain",
                                 "test_kubectl_endpoints"})

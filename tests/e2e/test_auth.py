@@ -26,7 +26,7 @@ from kajitori.pki import certs, kubeconfig
 from kajitori.testing import harness as testing_cluster
 
 if TYPE_CHECKING:
-    from conftest import Kubectl
+    from kubectlrunner import Kubectl
 
 pytestmark = pytest.mark.e2e
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 import yaml
+from kubectlrunner import InThread
 
-from conftest import InThread
 from kajitori import scheduler, sim
 from kajitori.testing import harness
 

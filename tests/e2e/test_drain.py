@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import Kubectl
+from kubectlrunner import Kubectl
 
 pytestmark = pytest.mark.e2e
 

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from kubectlrunner import PINNED_KUBECTL, Kubectl
 
-from conftest import PINNED_KUBECTL, Kubectl
 from kajitori.testing import harness
 
 pytestmark = pytest.mark.e2e

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 import yaml
+from kubectlrunner import InThread
 
-from conftest import InThread
 from kajitori import scheduler, sim
 from kajitori.client import informer, rest
 from kajitori.controllers import cronjob, job

@@ -16,8 +16,7 @@ import uuid
 from typing import Any
 
 import pytest
-
-from conftest import Kubectl
+from kubectlrunner import Kubectl
 
 pytestmark = pytest.mark.e2e
 

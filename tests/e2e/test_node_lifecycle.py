@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from kubectlrunner import PINNED_KUBECTL, Kubectl
 
-from conftest import PINNED_KUBECTL, Kubectl
 from kajitori.testing import harness
 
 pytestmark = pytest.mark.e2e

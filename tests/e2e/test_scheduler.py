@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kubectlrunner import PINNED_KUBECTL, Kubectl
 
 from kajitori.client import rest
 from kajitori.scheduler import Scheduler
@@ -44,8 +45,6 @@ def node_manifest(name: str, zone: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def nodes(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    from conftest import PINNED_KUBECTL, Kubectl
-
     assert PINNED_KUBECTL is not None
     kubectl = Kubectl(PINNED_KUBECTL, cluster.kubeconfig, tmp_path_factory.mktemp("home"))
     manifests = [node_manifest(name, zone) for name, zone in NODES.items()]

@@ -25,7 +25,7 @@ import yaml
 from kajitori.testing.harness import Cluster
 
 if TYPE_CHECKING:
-    from conftest import Kubectl
+    from kubectlrunner import Kubectl
 
 pytestmark = pytest.mark.e2e
 

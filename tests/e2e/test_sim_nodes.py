@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+from kubectlrunner import PINNED_KUBECTL, Kubectl
 
-from conftest import PINNED_KUBECTL, Kubectl
 from kajitori.testing import harness
 
 WAIT = "--timeout=30s"
