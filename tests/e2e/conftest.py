@@ -9,19 +9,17 @@ nodes to the module's cluster, as a child process of the test run; `InThread` ru
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubectlrunner import DISPATCHER_KUBECTL, KUBECTLS, PINNED_KUBECTL, Kubectl  # noqa: F401
+from kubectlrunner import DISPATCHER_KUBECTL, KUBECTLS, PINNED_KUBECTL, InThread, Kubectl  # noqa: F401
 
 from kajitori.testing import harness as testing_cluster
 
@@ -90,32 +88,3 @@ def simulated_nodes(cluster: testing_cluster.Cluster, *,
 def simulator(cluster: testing_cluster.Cluster) -> Iterator[subprocess.Popen[bytes]]:
     with simulated_nodes(cluster) as process:
         yield process
-
-
-class InThread:
-    """Runs `main()` on an event loop of its own in a daemon thread, from `start()` until
-    `stop()` cancels it (waiting up to 10 s for it to end): components beside the module's
-    server that the test process configures or steers."""
-
-    def __init__(self, main: Callable[[], Coroutine[object, object, None]]) -> None:
-        self._coroutine = main
-        self._loop = asyncio.new_event_loop()
-        self._main: asyncio.Task[None] | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._ready = threading.Event()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._main = self._loop.create_task(self._coroutine())
-        self._ready.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            self._loop.run_until_complete(self._main)
-
-    def start(self) -> None:
-        self._thread.start()
-        self._ready.wait()
-
-    def stop(self) -> None:
-        if self._main is not None:
-            self._loop.call_soon_threadsafe(self._main.cancel)
-        self._thread.join(timeout=10)

