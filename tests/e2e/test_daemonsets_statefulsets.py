@@ -8,9 +8,7 @@ Each test works in a namespace of its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,13 +17,13 @@ from typing import Any
 
 import pytest
 import yaml
+from kubectlrunner import InThread, Kubectl
 
 from kajitori import scheduler, sim
 from kajitori.testing import harness
 
 pytestmark = pytest.mark.e2e
 
-Kubectl = Any
 WAIT = "--timeout=90s"
 SCHEDULER_CONFIG = {
     "apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration",
@@ -34,38 +32,16 @@ SCHEDULER_CONFIG = {
         "multiPoint": {"disabled": [{"name": "PodTopologySpread"}]}}}]}
 
 
-class Nodes:
-    """The scheduler and simulated nodes on one event loop in a thread."""
+def nodes(kubeconfig: Path, scheduler_config: Path) -> InThread:
+    """The scheduler and three simulated nodes, on one event loop in a thread."""
 
-    def __init__(self, kubeconfig: Path, scheduler_config: Path) -> None:
-        self._kubeconfig = kubeconfig
-        self._scheduler_config = scheduler_config
-        self._loop = asyncio.new_event_loop()
-        self._main: asyncio.Task[None] | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._ready = threading.Event()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._main = self._loop.create_task(self._components())
-        self._ready.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            self._loop.run_until_complete(self._main)
-
-    async def _components(self) -> None:
+    async def components() -> None:
         async with asyncio.TaskGroup() as group:
-            group.create_task(scheduler.run(kubeconfig=self._kubeconfig,
-                                            config=self._scheduler_config, leader_elect=False))
-            group.create_task(sim.run(kubeconfig=self._kubeconfig, nodes=3))
+            group.create_task(scheduler.run(kubeconfig=kubeconfig, config=scheduler_config,
+                                            leader_elect=False))
+            group.create_task(sim.run(kubeconfig=kubeconfig, nodes=3))
 
-    def start(self) -> None:
-        self._thread.start()
-        self._ready.wait()
-
-    def stop(self) -> None:
-        if self._main is not None:
-            self._loop.call_soon_threadsafe(self._main.cancel)
-        self._thread.join(timeout=10)
+    return InThread(components)
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +51,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Cluste
     scheduler_config.write_text(yaml.safe_dump(SCHEDULER_CONFIG))
     with harness.running(data_dir, controllers=True,
                          extra_args=("--disable-scheduler",)) as started:
-        nodes = Nodes(started.kubeconfig, scheduler_config)
-        nodes.start()
+        running_nodes = nodes(started.kubeconfig, scheduler_config)
+        running_nodes.start()
         try:
             yield started
         finally:
-            nodes.stop()
+            running_nodes.stop()
 
 
 @pytest.fixture
