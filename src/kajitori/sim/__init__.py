@@ -6,9 +6,9 @@ process holds thousands. `run` is the entry point of `kajitori sim` and
 `kajitori up --sim-nodes`; the pool config format is in docs/simulated-nodes.md.
 """
 
+from kajitori.client.nodelease import NodeLeaseSettings
 from kajitori.sim.ipam import RangeFull
 from kajitori.sim.node import NodeStatusSettings, SimNode
-from kajitori.sim.nodelease import NodeLeaseSettings
 from kajitori.sim.podlifecycle import (
     EXIT_CODE_ANNOTATION,
     RUN_SECONDS_ANNOTATION,

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kajitori.api import meta
-from kajitori.client import backoff, informer, rest
+from kajitori.client import backoff, informer, nodelease, rest
 from kajitori.client import clock as clock_
-from kajitori.sim import ipam, metrics, nodelease, podlifecycle
+from kajitori.sim import ipam, metrics, podlifecycle
 from kajitori.sim import node as node_
 from kajitori.sim import pool as pool_
 

@@ -10,7 +10,7 @@ from background import running
 from simfakes import EPOCH, FakeClient, wall_of
 
 from kajitori.client import clock as clock_
-from kajitori.sim import nodelease
+from kajitori.client import nodelease
 
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
 

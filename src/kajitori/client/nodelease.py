@@ -1,4 +1,4 @@
-"""Node heartbeats: each simulated node renews its Lease in `kube-node-lease`.
+"""Node heartbeats: a node agent renews its node's Lease in `kube-node-lease`.
 
 Mirrors `staging/src/k8s.io/component-helpers/apimachinery/lease/controller.go` as the kubelet
 runs it: the Lease is named after the node, held by it, `leaseDurationSeconds` 40
@@ -6,13 +6,14 @@ runs it: the Lease is named after the node, held by it, `leaseDurationSeconds` 4
 of its duration (10 s) by an update of the last Lease the server returned. An update that
 conflicts or finds no Lease falls back to get-or-create, as upstream's `backoffEnsureLease`.
 
-One `NodeLeaseController` renews the Leases of every simulated node of the process: renewals
-sit in one delaying work queue, each node due at its own time, first spread evenly over the
-renew interval so that 5,000 nodes make a steady 500 writes a second rather than bursts, and
-each next renewal is scheduled from when the last was due, not when it ran, so a slow server
-makes renewals late but never fewer. When the process stops, renewals stop: the Leases go stale
-and the node lifecycle controller sees dead nodes, as with a crashed kubelet.
-"""
+Shared by the two node agents: the kubelet (`kajitori.kubelet.kubelet`) adds its one node, the
+simulator (`kajitori.sim.simulator`) all of its nodes. One `NodeLeaseController` renews the
+Leases of every node `add`ed to it: renewals sit in one delaying work queue, each node due at
+its own time, first spread evenly over the renew interval so that 5,000 nodes make a steady 500
+writes a second rather than bursts, and each next renewal is scheduled from when the last was
+due, not when it ran, so a slow server makes renewals late but never fewer. When the process
+stops, renewals stop: the Leases go stale and the node lifecycle controller sees dead nodes, as
+with a crashed kubelet."""
 
 from __future__ import annotations
 
