@@ -10,7 +10,9 @@ time of each post).
 
 One `NodeStatusController` serves every simulated node of the process: it compares each node
 in the shared Node informer's cache with what it last posted, so a node costs no request
-until its status is due. The Lease heartbeat is `nodelease`'s; the pods are `podlifecycle`'s.
+until its status is due. What every node agent shares (registration, the conditions) is
+`kajitori.client.nodestatus`; the Lease heartbeat is `client.nodelease`'s; the pods are
+`podlifecycle`'s.
 
 Departures: nodes report no images and record no Events (`Starting`, `NodeReady`, ...): at
 5,000 nodes those are writes nobody reads. A deleted Node is not re-created, as upstream's
@@ -29,8 +31,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kajitori.api import errors, meta
-from kajitori.client import backoff, informer, rest, workqueue
+from kajitori.api import meta
+from kajitori.client import backoff, informer, nodestatus, rest, workqueue
 from kajitori.client import clock as clock_
 from kajitori.sim import ipam
 from kajitori.sim import pool as pool_
@@ -40,44 +42,19 @@ Wall = Callable[[], datetime.datetime]
 
 log = logging.getLogger(__name__)
 
-NODES = ("", "v1", "nodes")
+NODES = nodestatus.NODES
 
-KUBELET_VERSION = "v1.33.5"
-"""The kubelet version simulated nodes report: the served API's patch release."""
 RUNTIME_VERSION = "sim://" + importlib.metadata.version("kajitori")
 OS_IMAGE = "Kajitori simulated node"
 KERNEL_VERSION = "6.1.0-sim"
-ARCHITECTURE = "amd64"
-OPERATING_SYSTEM = "linux"
-KUBELET_PORT = 10250
 
-# Labels a kubelet sets on its own Node (upstream's `initialNode` and `updateDefaultLabels`).
-HOSTNAME_LABEL = "kubernetes.io/hostname"
-OS_LABEL = "kubernetes.io/os"
-ARCH_LABEL = "kubernetes.io/arch"
-BETA_OS_LABEL = "beta.kubernetes.io/os"
-BETA_ARCH_LABEL = "beta.kubernetes.io/arch"
 SIM_TYPE_LABEL = "type"
 SIM_TYPE = "sim"
 """`type=sim` marks simulated nodes for nodeSelectors, as KWOK's `type=kwok` does."""
 POOL_LABEL = "sim.kajitori.io/pool"
-DEFAULT_LABELS = (HOSTNAME_LABEL, OS_LABEL, ARCH_LABEL, BETA_OS_LABEL, BETA_ARCH_LABEL,
-                  pool_.ZONE_LABEL, pool_.REGION_LABEL, pool_.INSTANCE_TYPE_LABEL)
+DEFAULT_LABELS = (*nodestatus.KUBELET_LABELS, pool_.ZONE_LABEL, pool_.REGION_LABEL,
+                  pool_.INSTANCE_TYPE_LABEL)
 """What a kubelet reconciles on an existing Node (upstream's `updateDefaultLabels`)."""
-ATTACH_DETACH_ANNOTATION = "volumes.kubernetes.io/controller-managed-attach-detach"
-
-# Node conditions in the order a kubelet reports them, with its reasons and messages.
-MEMORY_PRESSURE, DISK_PRESSURE, PID_PRESSURE, READY = (
-    "MemoryPressure", "DiskPressure", "PIDPressure", "Ready")
-HEALTHY_CONDITIONS: tuple[tuple[str, str, str, str], ...] = (
-    (MEMORY_PRESSURE, "False", "KubeletHasSufficientMemory",
-     "kubelet has sufficient memory available"),
-    (DISK_PRESSURE, "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-    (PID_PRESSURE, "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-    (READY, "True", "KubeletReady", "kubelet is posting ready status"),
-)
-HEARTBEAT = "lastHeartbeatTime"
-TRANSITION = "lastTransitionTime"
 
 
 @dataclass(frozen=True)
@@ -116,9 +93,7 @@ class SimNode:
     def labels(self) -> dict[str, str]:
         """The pool's labels, then the kubelet's own (which win)."""
         return {**self.pool.node_labels(self.index),
-                HOSTNAME_LABEL: self.name, OS_LABEL: OPERATING_SYSTEM,
-                ARCH_LABEL: ARCHITECTURE, BETA_OS_LABEL: OPERATING_SYSTEM,
-                BETA_ARCH_LABEL: ARCHITECTURE, SIM_TYPE_LABEL: SIM_TYPE,
+                **nodestatus.kubelet_labels(self.name), SIM_TYPE_LABEL: SIM_TYPE,
                 POOL_LABEL: self.pool.name}
 
 
@@ -153,35 +128,23 @@ def _internal_ip(node: Obj) -> str:
     return ""
 
 
-def conditions(*, now: str, previous: list[Obj] | None = None) -> list[Obj]:
-    """The four healthy conditions, heartbeat `now`; a condition whose status is unchanged
-    from `previous` keeps its lastTransitionTime."""
-    before = {c.get("type"): c for c in previous or []}
-    out = []
-    for type_, status, reason, message in HEALTHY_CONDITIONS:
-        old = before.get(type_)
-        transition = old.get(TRANSITION) if old and old.get("status") == status else None
-        out.append({"type": type_, "status": status, HEARTBEAT: now,
-                    TRANSITION: transition or now, "reason": reason, "message": message})
-    return out
-
-
 def node_status(sim: SimNode, *, now: str, boot_id: str,
                 previous: list[Obj] | None = None) -> Obj:
     """The status a kubelet posts for `sim`; `previous` are the conditions on the server."""
     return {
         "capacity": {**sim.pool.capacity, **dict.fromkeys(pool_.HUGEPAGES, "0")},
         "allocatable": {**sim.pool.allocatable, **dict.fromkeys(pool_.HUGEPAGES, "0")},
-        "conditions": conditions(now=now, previous=previous),
+        "conditions": nodestatus.conditions(now=now, previous=previous),
         "addresses": [{"type": "InternalIP", "address": sim.internal_ip},
                       {"type": "Hostname", "address": sim.name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": nodestatus.KUBELET_PORT}},
         "nodeInfo": {
             "machineID": sim.machine_id, "systemUUID": sim.system_uuid, "bootID": boot_id,
             "kernelVersion": KERNEL_VERSION, "osImage": OS_IMAGE,
-            "containerRuntimeVersion": RUNTIME_VERSION, "kubeletVersion": KUBELET_VERSION,
-            "kubeProxyVersion": "", "operatingSystem": OPERATING_SYSTEM,
-            "architecture": ARCHITECTURE,
+            "containerRuntimeVersion": RUNTIME_VERSION,
+            "kubeletVersion": nodestatus.KUBELET_VERSION, "kubeProxyVersion": "",
+            "operatingSystem": nodestatus.OPERATING_SYSTEM,
+            "architecture": nodestatus.ARCHITECTURE,
         },
     }
 
@@ -194,40 +157,17 @@ def node_object(sim: SimNode, *, now: str, boot_id: str) -> Obj:
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": sim.name, "labels": sim.labels(),
-                     "annotations": {ATTACH_DETACH_ANNOTATION: "true"}},
+                     "annotations": {nodestatus.ATTACH_DETACH_ANNOTATION: "true"}},
         "spec": spec,
         "status": node_status(sim, now=now, boot_id=boot_id),
     }
 
 
-def without_heartbeats(status: Obj | None) -> Obj:
-    """`status` with the conditions' heartbeat times left out: what "changed" compares."""
-    if not status:
-        return {}
-    out = dict(status)
-    out["conditions"] = [{k: v for k, v in c.items() if k != HEARTBEAT}
-                         for c in status.get("conditions") or []]
-    return out
-
-
 async def register(client: rest.RESTClient, sim: SimNode, *, now: str, boot_id: str
                    ) -> tuple[Obj, bool]:
-    """Create `sim`'s Node, or, if it exists, reconcile its default labels as a restarted
-    kubelet does. Returns the Node as the server has it and whether it was created. Raises
-    StatusError (other than AlreadyExists) and transport errors: the caller retries."""
-    body = node_object(sim, now=now, boot_id=boot_id)
-    try:
-        return await client.create(rest.resource_path(*NODES), body), True
-    except errors.StatusError as exc:
-        if exc.code != 409:
-            raise
-    path = rest.resource_path(*NODES, name=sim.name)
-    existing = await client.get(path)
-    wanted = {key: value for key, value in sim.labels().items()
-              if key in DEFAULT_LABELS and meta.labels(existing).get(key) != value}
-    if not wanted:
-        return existing, False
-    return await client.patch(path, {"metadata": {"labels": wanted}}), False
+    """Create `sim`'s Node, or reconcile its default labels (`nodestatus.register`)."""
+    return await nodestatus.register(client, node_object(sim, now=now, boot_id=boot_id),
+                                     default_labels=DEFAULT_LABELS)
 
 
 class NodeStatusController:
@@ -294,8 +234,8 @@ class NodeStatusController:
             return
         self._seen.add(name)
         current = cached.get("status") or {}
-        changed = name not in self._reported or \
-            without_heartbeats(current) != without_heartbeats(self._reported[name])
+        changed = name not in self._reported or nodestatus.without_heartbeats(current) != \
+            nodestatus.without_heartbeats(self._reported[name])
         due = self._clock.now() - self._reported_at.get(name, float("-inf")) >= \
             self._settings.node_status_report_frequency
         if not changed and not due:

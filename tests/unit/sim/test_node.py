@@ -6,6 +6,7 @@ from seededinformer import seeded
 from simfakes import FakeClient, at, wall_of
 
 from kajitori.client import clock as clock_
+from kajitori.client import nodestatus
 from kajitori.sim import ipam, node, pool
 
 NODES = "/api/v1/nodes"
@@ -58,9 +59,9 @@ def test_registered_node_carries_kubelet_labels_spec_and_status() -> None:
 
 
 def test_unchanged_conditions_keep_their_transition_time() -> None:
-    before = node.conditions(now=at(0))
+    before = nodestatus.conditions(now=at(0))
     before[3] = {**before[3], "status": "Unknown", "reason": "NodeStatusUnknown"}
-    after = node.conditions(now=at(60), previous=before)
+    after = nodestatus.conditions(now=at(60), previous=before)
     assert [c["lastHeartbeatTime"] for c in after] == [at(60)] * 4
     assert [c["lastTransitionTime"] for c in after] == [at(0), at(0), at(0), at(60)]
 
