@@ -6,9 +6,11 @@ driven by pod changes and timers), its status generation (`pkg/kubelet/kubelet_p
 upstream's order with its reasons, container statuses, host and pod IPs) and its status
 manager (`pkg/kubelet/status/status_manager.go`: conditions that did not change keep their
 `lastTransitionTime`, conditions others own are kept, a pod being deleted is deleted with grace
-period 0 once its containers have stopped). Nothing runs: a container "runs" from the moment
-its pod is seen until the seconds in annotation `sim.kajitori.io/run-seconds` have passed (for
-ever without it) and then exits with the code in `sim.kajitori.io/exit-code` (default 0).
+period 0 once its containers have stopped); the rules it shares with the real kubelet
+(conditions, back-off, restart policy) live in `kajitori.api.podstatus`. Nothing runs: a
+container "runs" from the moment its pod is seen until the seconds in annotation
+`sim.kajitori.io/run-seconds` have passed (for ever without it) and then exits with the code
+in `sim.kajitori.io/exit-code` (default 0).
 What follows is the kubelet's rule: with `restartPolicy: Always`, or `OnFailure` and a non-zero
 code, the container restarts (at once the first time, then after a back-off of 10 s doubling
 to 5 min, showing `CrashLoopBackOff` meanwhile); otherwise the pod ends `Succeeded` (all
@@ -35,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kajitori.api import errors, meta
+from kajitori.api import errors, meta, podstatus
 from kajitori.client import backoff, informer, rest, workqueue
 from kajitori.client import clock as clock_
 from kajitori.sim import ipam
@@ -57,24 +59,11 @@ NODE_NAME_INDEX = "spec.nodeName"
 # Container states and reasons, as the kubelet and the container runtime word them.
 COMPLETED = "Completed"
 ERROR = "Error"
-CRASH_LOOP_BACK_OFF = "CrashLoopBackOff"
 SIGTERM_EXIT_CODE = 143
 """What a container that dies of the SIGTERM of its pod's deletion exits with (128 + 15)."""
-INITIAL_BACKOFF = 10.0
-"""Seconds of the first crash-loop back-off (the kubelet's `backOffPeriod`)."""
-MAX_BACKOFF = 300.0
-"""Seconds the crash-loop back-off stops doubling at (the kubelet's `MaxContainerBackOff`)."""
 
-# Pod phases and the kubelet-owned conditions, in the order the kubelet writes them.
-PENDING, RUNNING_PHASE, SUCCEEDED, FAILED = "Pending", "Running", "Succeeded", "Failed"
-TERMINAL_PHASES = frozenset({SUCCEEDED, FAILED})
-READY_TO_START, INITIALIZED, READY, CONTAINERS_READY, SCHEDULED = (
-    "PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
-KUBELET_CONDITIONS = (READY_TO_START, INITIALIZED, READY, CONTAINERS_READY, SCHEDULED)
-POD_COMPLETED = "PodCompleted"
-POD_FAILED = "PodFailed"
-CONTAINERS_NOT_READY = "ContainersNotReady"
-READINESS_GATES_NOT_READY = "ReadinessGatesNotReady"
+RUNNING_PHASE, SUCCEEDED, FAILED = podstatus.RUNNING, podstatus.SUCCEEDED, podstatus.FAILED
+TERMINAL_PHASES = podstatus.TERMINAL_PHASES
 
 IMAGE_ID_PREFIX = "sim://"
 CONTAINER_ID_PREFIX = "sim://"
@@ -118,19 +107,6 @@ class PodRecord:
     """When the state changes next by itself (an exit or the end of a back-off)."""
     written: Obj | None = field(default=None, repr=False)
     """The status last written, so an unchanged one is not written again."""
-
-
-def backoff_seconds(restarts: int) -> float:
-    """Seconds before restart number `restarts + 1`: none for the first, then 10 s doubling
-    to 5 min, as the kubelet's container back-off."""
-    if restarts == 0:
-        return 0.0
-    return min(INITIAL_BACKOFF * 2 ** (restarts - 1), MAX_BACKOFF)
-
-
-def restarts(restart_policy: str, exit_code: int) -> bool:
-    """Whether an exited container starts again (`Always`, or `OnFailure` after a failure)."""
-    return restart_policy == "Always" or (restart_policy == "OnFailure" and exit_code != 0)
 
 
 def _annotations(pod: Obj) -> dict[str, str]:
@@ -196,7 +172,6 @@ def pod_status(pod: Obj, record: PodRecord, *, host_ip: str, now: str) -> Obj:
     phase = _phase(record)
     status: Obj = {
         "phase": phase,
-        "conditions": _conditions(pod, record, phase=phase, now=now),
         "hostIP": host_ip,
         "hostIPs": [{"ip": host_ip}],
         "podIP": record.pod_ip,
@@ -210,6 +185,9 @@ def pod_status(pod: Obj, record: PodRecord, *, host_ip: str, now: str) -> Obj:
                                            for c in spec["initContainers"]]
     if current.get("qosClass"):
         status["qosClass"] = current["qosClass"]
+    statuses = status.get("initContainerStatuses", []) + status["containerStatuses"]
+    status["conditions"] = podstatus.kubelet_conditions(
+        pod, statuses, phase=phase, sandbox_ready=phase not in TERMINAL_PHASES, now=now)
     return status
 
 
@@ -267,10 +245,11 @@ def _container_status(container: Obj, pod: Obj, record: PodRecord) -> Obj:
         status.update(state={"running": {"startedAt": record.started_at}},
                       ready=True, started=True)
     elif record.state == BACKING_OFF:
-        delay = int(backoff_seconds(record.restart_count))
-        message = (f"back-off {delay}s restarting failed container={container.get('name')} "
-                   f"pod={meta.name(pod)}_{meta.namespace(pod)}({record.uid})")
-        status.update(state={"waiting": {"reason": CRASH_LOOP_BACK_OFF, "message": message}},
+        message = podstatus.crash_loop_message(
+            pod, str(container.get("name")),
+            delay=podstatus.backoff_seconds(record.restart_count))
+        status.update(state={"waiting": {"reason": podstatus.CRASH_LOOP_BACK_OFF,
+                                         "message": message}},
                       ready=False, started=False)
     else:
         status.update(state={"terminated": _terminated(record, status["containerID"])},
@@ -292,71 +271,11 @@ def _init_container_status(container: Obj, pod: Obj, record: PodRecord) -> Obj:
     return status
 
 
-def _conditions(pod: Obj, record: PodRecord, *, phase: str, now: str) -> list[Obj]:
-    """Conditions others own first, as they were, then the kubelet's five; a condition whose
-    status did not change keeps its lastTransitionTime."""
-    current = (pod.get("status") or {}).get("conditions") or []
-    before = {c.get("type"): c for c in current}
-    names = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
-    names += [str(c.get("name")) for c in (pod.get("spec") or {}).get("initContainers") or []
-              if c.get("restartPolicy") == "Always"]
-    terminal_reason = {SUCCEEDED: POD_COMPLETED, FAILED: POD_FAILED}.get(phase)
-    running = record.state == RUNNING
-    if terminal_reason:
-        containers_ready: tuple[str, str, str] = ("False", terminal_reason, "")
-    elif running:
-        containers_ready = ("True", "", "")
-    else:
-        containers_ready = ("False", CONTAINERS_NOT_READY,
-                            f"containers with unready status: [{' '.join(names)}]")
-    ready = containers_ready
-    if containers_ready[0] == "True":
-        ready = _readiness_gates(pod, current) or containers_ready
-    wanted = {
-        READY_TO_START: ("True" if not terminal_reason else "False", "", ""),
-        INITIALIZED: ("True", POD_COMPLETED if phase == SUCCEEDED else "", ""),
-        READY: ready,
-        CONTAINERS_READY: containers_ready,
-        SCHEDULED: ("True", "", ""),
-    }
-    out = [c for c in current if c.get("type") not in wanted]
-    for type_ in KUBELET_CONDITIONS:
-        status, reason, message = wanted[type_]
-        old = before.get(type_)
-        transition = old.get("lastTransitionTime") if old and old.get("status") == status \
-            else None
-        condition: Obj = {"type": type_, "status": status, "lastProbeTime": None,
-                          "lastTransitionTime": transition or now}
-        if reason:
-            condition["reason"] = reason
-        if message:
-            condition["message"] = message
-        out.append(condition)
-    return out
-
-
-def _readiness_gates(pod: Obj, conditions: list[Obj]) -> tuple[str, str, str] | None:
-    """Ready's (status, reason, message) when a readiness gate is unmet, else None."""
-    by_type = {c.get("type"): c for c in conditions}
-    unmet = []
-    for gate in (pod.get("spec") or {}).get("readinessGates") or []:
-        found = by_type.get(gate.get("conditionType"))
-        if found is None:
-            unmet.append(f"corresponding condition of pod readiness gate "
-                         f"\"{gate.get('conditionType')}\" does not exist.")
-        elif found.get("status") != "True":
-            unmet.append(f"the status of pod readiness gate \"{gate.get('conditionType')}\" "
-                         f"is not \"True\", but {found.get('status')}")
-    if not unmet:
-        return None
-    return ("False", READINESS_GATES_NOT_READY, ", ".join(unmet))
-
-
 def advance(record: PodRecord, pod: Obj, *, now: datetime.datetime) -> None:
     """Move `record` through every exit and restart due by `now`, each at the time it was
     due (so a late sync reports the times a kubelet would have), and set `record.due`."""
     seconds = run_seconds(pod)
-    policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    policy = podstatus.restart_policy(pod)
     while True:
         record.due = None
         if record.state == RUNNING and seconds is not None:
@@ -364,7 +283,7 @@ def advance(record: PodRecord, pod: Obj, *, now: datetime.datetime) -> None:
                 seconds=seconds)
         elif record.state == BACKING_OFF:
             record.due = meta.parse_time(record.finished_at) + datetime.timedelta(
-                seconds=backoff_seconds(record.restart_count))
+                seconds=podstatus.backoff_seconds(record.restart_count))
         if record.due is None or record.due > now:
             return
         if record.state == RUNNING:
@@ -372,7 +291,7 @@ def advance(record: PodRecord, pod: Obj, *, now: datetime.datetime) -> None:
             record.exit_code = code
             record.reason = COMPLETED if code == 0 else ERROR
             record.finished_at = meta.format_time(record.due)
-            record.state = BACKING_OFF if restarts(policy, code) else TERMINATED
+            record.state = BACKING_OFF if podstatus.restarts(policy, code) else TERMINATED
             if record.state == BACKING_OFF:
                 record.last_terminated = {
                     "exitCode": code, "reason": record.reason,
