@@ -6,8 +6,8 @@ process holds thousands. `run` is the entry point of `kajitori sim` and
 `kajitori up --sim-nodes`; the pool config format is in docs/simulated-nodes.md.
 """
 
+from kajitori.api.cidrset import RangeFull
 from kajitori.client.nodelease import NodeLeaseSettings
-from kajitori.sim.ipam import RangeFull
 from kajitori.sim.node import NodeStatusSettings, SimNode
 from kajitori.sim.podlifecycle import (
     EXIT_CODE_ANNOTATION,

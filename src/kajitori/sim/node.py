@@ -31,10 +31,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kajitori.api import meta
+from kajitori.api import cidrset, meta
 from kajitori.client import backoff, informer, nodestatus, rest, workqueue
 from kajitori.client import clock as clock_
-from kajitori.sim import ipam
 from kajitori.sim import pool as pool_
 
 Obj = dict[str, Any]
@@ -98,10 +97,10 @@ class SimNode:
 
 
 def plan_nodes(pools: Iterable[pool_.NodePool], *, existing: Iterable[Obj],
-               cidrs: ipam.Range, node_ips: ipam.Range) -> list[SimNode]:
+               cidrs: cidrset.Range, node_ips: cidrset.Range) -> list[SimNode]:
     """Every pool's nodes with their addresses. A node that already exists keeps its
     podCIDR and InternalIP (a podCIDR cannot change once set); new ones get free blocks, the
-    blocks of every existing Node being marked used first. Raises ipam.RangeFull."""
+    blocks of every existing Node being marked used first. Raises cidrset.RangeFull."""
     by_name = {meta.name(node): node for node in existing}
     cidrs.occupy(_pod_cidr(node) for node in by_name.values() if _pod_cidr(node))
     node_ips.occupy(_internal_ip(node) for node in by_name.values() if _internal_ip(node))

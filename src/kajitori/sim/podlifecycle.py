@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kajitori.api import errors, meta, podstatus
+from kajitori.api import cidrset, errors, meta, podstatus
 from kajitori.client import backoff, informer, rest, workqueue
 from kajitori.client import clock as clock_
 from kajitori.sim import ipam
@@ -375,7 +375,7 @@ class PodLifecycle:
         self._queue: workqueue.RateLimitingQueue[str] = workqueue.RateLimitingQueue(
             name="sim-pods", clock=self._clock)
         self._nodes: dict[str, node_.SimNode] = {}
-        self._ips: dict[str, ipam.Range] = {}
+        self._ips: dict[str, cidrset.Range] = {}
         self._records: dict[str, PodRecord] = {}
         self.pods_started = 0
         pods.add_handlers(on_add=self._on_pod, on_update=self._on_pod_update,

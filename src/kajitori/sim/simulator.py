@@ -95,7 +95,7 @@ class Simulator:
         self.nodes: list[node_.SimNode] = []
 
     async def run(self) -> None:
-        """Register the nodes and keep them alive until cancelled. Raises ipam.RangeFull
+        """Register the nodes and keep them alive until cancelled. Raises cidrset.RangeFull
         when the cluster CIDR or the node IP range has too few blocks for the nodes."""
         async with asyncio.TaskGroup() as group:
             group.create_task(self.node_informer.run())
@@ -153,7 +153,8 @@ async def run(*, kubeconfig: Path, nodes: int | None = None, config: Path | None
     """Run simulated nodes against the cluster of `kubeconfig` until cancelled: `nodes`
     nodes of the default pool, or the pools of the `config` file (`nodes`, if also given,
     must match their total). Raises PoolConfigError for a bad config, ValueError when
-    neither is given or the kubeconfig is unusable, ipam.RangeFull when the addresses run out.
+    neither is given or the kubeconfig is unusable, cidrset.RangeFull when the addresses run
+    out.
     """
     if config is not None:
         pools = await asyncio.to_thread(pool_.load_pools, config, nodes=nodes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kajitori.api import cidrset
 from kajitori.sim import ipam
 
 
@@ -21,7 +22,7 @@ def test_the_default_cluster_cidr_holds_8192_nodes_and_wraps() -> None:
     assert allocated[3071] == "10.255.255.0/24"
     assert allocated[3072] == "10.224.0.0/24"
     assert len(set(allocated)) == 8192
-    with pytest.raises(ipam.RangeFull):
+    with pytest.raises(cidrset.RangeFull):
         cidrs.allocate()
 
 
