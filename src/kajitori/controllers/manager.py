@@ -66,6 +66,15 @@ class ControllerManagerSettings:
     min_resync_period: float = 43200.0
     """`--min-resync-period`, seconds (12 h): informers resync at a random period between
     this and twice this, replaying their caches to the controllers."""
+    allocate_node_cidrs: bool = True
+    """`--allocate-node-cidrs`: the node IPAM controller gives Nodes a `spec.podCIDR`.
+    Kajitori's default is on, as k3s's (upstream: off), since its nodes' pod network is
+    built from it."""
+    cluster_cidr: str = "10.42.0.0/16"
+    """`--cluster-cidr`: the pods' addresses, cut into node pod CIDRs (k3s's default;
+    upstream has none)."""
+    node_cidr_mask_size: int = 24
+    """`--node-cidr-mask-size`: the prefix length of each node's pod CIDR (IPv4: 24)."""
     root_ca_file: Path | None = None
     """`--root-ca-file`: the CA bundle published as `kube-root-ca.crt`; None uses the CA of
     the manager's kubeconfig, as upstream falls back to its client's CA."""

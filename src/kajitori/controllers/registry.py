@@ -24,6 +24,7 @@ from kajitori.controllers import (
     horizontalpodautoscaler,
     job,
     namespace,
+    nodeipam,
     nodelifecycle,
     podgc,
     replicaset,
@@ -88,6 +89,7 @@ REPLICASET_CONTROLLER = "replicaset-controller"
 ENDPOINTS_CONTROLLER = "endpoints-controller"
 ENDPOINTSLICE_CONTROLLER = "endpointslice-controller"
 DISRUPTION_CONTROLLER = "disruption-controller"
+NODE_IPAM_CONTROLLER = "node-ipam-controller"
 NODE_LIFECYCLE_CONTROLLER = "node-lifecycle-controller"
 TAINT_EVICTION_CONTROLLER = "taint-eviction-controller"
 DAEMONSET_CONTROLLER = "daemonset-controller"
@@ -169,6 +171,12 @@ def _disruption(ctx: ControllerContext) -> Controller:
     return disruption.new_disruption_controller(ctx.client, informers=ctx.informers)
 
 
+def _node_ipam(ctx: ControllerContext) -> Controller:
+    return nodeipam.new_node_ipam_controller(
+        ctx.client, informers=ctx.informers, cluster_cidr=ctx.settings.cluster_cidr,
+        node_cidr_mask_size=ctx.settings.node_cidr_mask_size)
+
+
 def _node_lifecycle(ctx: ControllerContext) -> Controller:
     return nodelifecycle.new_node_lifecycle_controller(ctx.client, informers=ctx.informers)
 
@@ -198,6 +206,10 @@ def _enabled_garbage_collector(ctx: ControllerContext) -> bool:
     return ctx.settings.enable_garbage_collector
 
 
+def _enabled_node_ipam(ctx: ControllerContext) -> bool:
+    return ctx.settings.allocate_node_cidrs
+
+
 def new_controller_descriptors() -> dict[str, ControllerDescriptor]:
     """Every known controller by canonical name, in upstream's order."""
     descriptors = [
@@ -225,6 +237,7 @@ def new_controller_descriptors() -> dict[str, ControllerDescriptor]:
         ControllerDescriptor(DISRUPTION_CONTROLLER, _disruption, aliases=("disruption",)),
         ControllerDescriptor(TTL_AFTER_FINISHED_CONTROLLER, _ttl_after_finished,
                              aliases=("ttl-after-finished",)),
+        ControllerDescriptor(NODE_IPAM_CONTROLLER, _node_ipam, aliases=("nodeipam",)),
         ControllerDescriptor(NODE_LIFECYCLE_CONTROLLER, _node_lifecycle,
                              aliases=("nodelifecycle",)),
         ControllerDescriptor(TAINT_EVICTION_CONTROLLER, _taint_eviction),
@@ -236,6 +249,8 @@ def new_controller_descriptors() -> dict[str, ControllerDescriptor]:
 
 CONDITIONALLY_ENABLED: dict[str, Callable[[ControllerContext], bool]] = {
     GARBAGE_COLLECTOR_CONTROLLER: _enabled_garbage_collector,
+    NODE_IPAM_CONTROLLER: _enabled_node_ipam,
 }
 """Controllers a setting of their own can switch off even when `--controllers` enables them
-(upstream: `--enable-garbage-collector=false` makes the GC's init report it disabled)."""
+(upstream: `--enable-garbage-collector=false` makes the GC's init report it disabled, and
+the node IPAM controller does nothing without `--allocate-node-cidrs`)."""
