@@ -374,3 +374,48 @@ async def serve(settings: ContainerdSettings, *, stop_on_exit: bool = False
     finally:
         if stop_on_exit:
             await daemon.stop()
+
+
+# images that come with the node
+
+CTR_BINARY = "/usr/bin/ctr"
+IMPORT_TIMEOUT = 300.0
+"""Seconds one `ctr images import` may take (a few MB take ~0.1 s)."""
+
+
+async def import_archive(socket: str, archive: Path) -> str:
+    """Imports an OCI or docker archive into the CRI plugin's namespace with `ctr images
+    import` (unpacked, so pods can use it at once) and returns ctr's report. Raises
+    RuntimeError with ctr's words when it fails."""
+    process = await asyncio.create_subprocess_exec(
+        CTR_BINARY, "--address", socket, "--namespace", K8S_NAMESPACE, "images", "import",
+        str(archive), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    try:
+        async with asyncio.timeout(IMPORT_TIMEOUT):
+            out, _ = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise RuntimeError(f"importing {archive} took more than {IMPORT_TIMEOUT:g}s") from None
+    text = out.decode(errors="replace").strip()
+    if process.returncode:
+        raise RuntimeError(f"importing {archive} failed: {text}")
+    return text
+
+
+async def ensure_builtin_images(socket: str, *, cache_dir: Path | None = None) -> list[str]:
+    """Imports the images of `imagebuild.BUILTIN_RECIPES` (pause, busybox) that the runtime on
+    `socket` lacks, building them first if needed, and returns the names imported. The agent
+    calls it at start so that an offline node runs pods; idempotent."""
+    imported: list[str] = []
+    async with cri.CRIRuntime(socket) as runtime:
+        for name in imagebuild.BUILTIN_RECIPES:
+            recipe = imagebuild.load_recipe(name)
+            present = [await runtime.image_status(ref) for ref in recipe.names]
+            if all(image is not None for image in present):
+                continue
+            built = await asyncio.to_thread(imagebuild.build, recipe, cache_dir=cache_dir)
+            await import_archive(socket, built.oci_archive)
+            imported.extend(recipe.names)
+    return imported
