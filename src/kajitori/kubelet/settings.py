@@ -1,0 +1,101 @@
+"""The kubelet's settings: the KubeletConfiguration fields and flags Kajitori honours.
+
+Mirrors `staging/src/k8s.io/kubelet/config/v1beta1/types.go` (KubeletConfiguration) and the
+kubelet's flags (`cmd/kubelet/app/options/options.go`), with upstream's defaults from
+`pkg/kubelet/apis/config/v1beta1/defaults.go`. Durations are seconds (floats); quantities and
+resource lists are strings as in the config file. Every kubelet module reads what it needs from
+one `KubeletSettings`, built by `kajitori agent` (`kajitori.cli.agent`) or by tests.
+
+Departures: `root_dir` defaults under Kajitori's data directory (upstream: /var/lib/kubelet);
+`container_runtime_endpoint` may be empty, and then the kubelet starts containerd itself
+(`kajitori.kubelet.containerd`), as k3s does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("/var/lib/kajitori")
+"""`kajitori agent --data-dir`'s default as root."""
+DEFAULT_EVICTION_HARD = {"memory.available": "100Mi", "nodefs.available": "10%",
+                         "nodefs.inodesFree": "5%", "imagefs.available": "15%"}
+"""Upstream's `evictionHard` default (Linux)."""
+
+
+def default_node_name() -> str:
+    """The kubelet's default node name: the hostname, lowercased (`--hostname-override`)."""
+    return socket.gethostname().lower()
+
+
+@dataclasses.dataclass(frozen=True)
+class KubeletSettings:
+    """What one kubelet runs with. Frozen: the kubelet reads it and never changes it."""
+
+    node_name: str = dataclasses.field(default_factory=default_node_name)
+    """The Node's name (`--hostname-override`; default the hostname, lowercased)."""
+    root_dir: Path = DEFAULT_DATA_DIR / "kubelet"
+    """`--root-dir`: pod directories (`pods/<uid>/volumes/...`), logs' parent, containerd's
+    and the CNI config's home when the kubelet starts containerd. Default DATA_DIR/kubelet."""
+    container_runtime_endpoint: str = ""
+    """`containerRuntimeEndpoint`: the CRI socket path. Empty (Kajitori's default): the kubelet
+    starts containerd under `root_dir`, or adopts the one it started before."""
+    pod_manifest_path: Path = DEFAULT_DATA_DIR / "manifests"
+    """`staticPodPath`: a directory of static pod manifests (default DATA_DIR/manifests)."""
+    file_check_frequency: float = 20.0
+    """`fileCheckFrequency`, seconds (20 s): how often `pod_manifest_path` is re-read even
+    without a change seen."""
+    max_pods: int = 110
+    """`maxPods`: the node's `pods` capacity."""
+    cluster_dns: tuple[str, ...] = ()
+    """`clusterDNS`: nameservers of `ClusterFirst` pods' resolv.conf; empty makes them fall
+    back to the host's resolv.conf, as upstream does."""
+    cluster_domain: str = "cluster.local"
+    """`clusterDomain`: the DNS search suffix of pods."""
+    container_log_max_size: str = "10Mi"
+    """`containerLogMaxSize`: a container log is rotated at this size."""
+    container_log_max_files: int = 5
+    """`containerLogMaxFiles`: rotated log files kept per container."""
+    node_status_update_frequency: float = 10.0
+    """`nodeStatusUpdateFrequency`, seconds (10 s): how often the node status is computed and
+    posted if it changed."""
+    node_status_report_frequency: float = 300.0
+    """`nodeStatusReportFrequency`, seconds (5 min): an unchanged status is posted anyway
+    after this long."""
+    node_lease_duration_seconds: int = 40
+    """`nodeLeaseDurationSeconds`: the Lease is renewed every quarter of it (10 s)."""
+    sync_frequency: float = 10.0
+    """`syncFrequency`, seconds (10 s in Kajitori, upstream 1 min): how often every pod is
+    synced again, refreshing configMap and secret volumes."""
+    serialize_image_pulls: bool = True
+    """`serializeImagePulls`: pull one image at a time."""
+    image_pull_backoff_initial: float = 10.0
+    """Seconds of the first image pull back-off (upstream's fixed 10 s)."""
+    image_pull_backoff_max: float = 300.0
+    """Seconds the image pull back-off stops doubling at (upstream's 5 min)."""
+    kube_reserved: dict[str, str] = dataclasses.field(default_factory=dict)
+    """`kubeReserved`: resources (`cpu`, `memory`, `ephemeral-storage`, `pid`) set aside for
+    Kubernetes daemons, taken off allocatable. Default none."""
+    system_reserved: dict[str, str] = dataclasses.field(default_factory=dict)
+    """`systemReserved`: likewise for the OS. Default none."""
+    eviction_hard: dict[str, str] = dataclasses.field(
+        default_factory=lambda: dict(DEFAULT_EVICTION_HARD))
+    """`evictionHard`: signal → threshold; memory.available and nodefs.available are taken
+    off allocatable memory and ephemeral-storage."""
+    address: str = "0.0.0.0"
+    """`address`: where the kubelet server listens."""
+    port: int = 10250
+    """`port`: the kubelet's HTTPS API (logs, exec, attach, port-forward)."""
+    healthz_port: int = 10248
+    """`healthzPort`: `/healthz` on 127.0.0.1, plain HTTP."""
+    node_ip: str = ""
+    """`--node-ip`: the node's InternalIP; empty picks the address of the default-route
+    interface, as upstream's `ChooseHostInterface`."""
+    register_node: bool = True
+    """`registerNode`: create the Node at start."""
+
+    @property
+    def pods_dir(self) -> Path:
+        """Per-pod directories (`<root>/pods/<uid>`), as upstream's `getPodsDir`."""
+        return self.root_dir / "pods"
