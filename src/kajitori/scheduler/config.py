@@ -187,6 +187,7 @@ class HandleSeed:
     recorder: Any = None
     nominator: Any = None
     lister: Callable[[str, str, str], list[Obj]] | None = None
+    getter: Callable[[str, str, str, str], Obj | None] | None = None
 
 
 @dataclass
@@ -200,6 +201,9 @@ class Handle:
     lister: Callable[[str, str, str], list[Obj]] | None
     scheduler_name: str
     framework: framework.Framework | None = None
+    getter: Callable[[str, str, str, str], Obj | None] | None = None
+    """`getter(group, plural, namespace, name)`: one object from the scheduler's informers
+    (version v1), None when absent."""
 
 
 def build_framework(profile: Profile, seed: HandleSeed, *,
@@ -224,7 +228,7 @@ def build_framework(profile: Profile, seed: HandleSeed, *,
             raise ConfigError(f'{prefix}{EXTENSION_POINTS[0][1]} "{name}" does not exist')
     handle = Handle(cache=seed.cache, client=seed.client, recorder=seed.recorder,
                     nominator=seed.nominator, lister=seed.lister,
-                    scheduler_name=profile.scheduler_name)
+                    scheduler_name=profile.scheduler_name, getter=seed.getter)
     needed = {name for name, _ in multi} | {name for enabled, _ in specific.values()
                                             for name, _ in enabled}
     instances = {name: factories[name](profile.plugin_config.get(name), handle)
@@ -262,6 +266,8 @@ def build_framework(profile: Profile, seed: HandleSeed, *,
         post_filter=[p for p, _ in points["postFilter"]],
         pre_score=[p for p, _ in points["preScore"]],
         score=points["score"], bind=[p for p, _ in points["bind"]],
+        reserve=[p for p, _ in points["reserve"]],
+        pre_bind=[p for p, _ in points["preBind"]],
         percentage_of_nodes_to_score=profile.percentage_of_nodes_to_score,
         plugins=instances)
     handle.framework = fw

@@ -21,13 +21,18 @@ Extension points, each a method a plugin class may have (the plugin table in
 - PreScore / Score `pre_score(...) -> Status | None` (SKIP skips Score), `score(state, pod,
   cache, slots) -> int64 array`, optional `normalize_score(state, pod, scores)`; results are
   multiplied by the plugin's weight and summed.
+- Reserve `reserve(state, pod, node_name) -> Status | None` right after the pod is assumed,
+  in the scheduling cycle (VolumeBinding assumes its volumes); `unreserve(state, pod,
+  node_name)` undoes it when a later step fails, in reverse order.
+- PreBind `pre_bind(state, pod, node_name) -> Status | None`: async, in the binding cycle
+  before Bind (VolumeBinding writes its PV/PVC bindings and waits for them).
 - Bind `bind(state, pod, node_name) -> Status | None`: async.
 - `events_to_register()`: the cluster events that may make a pod this plugin rejected
   schedulable (queue.py moves pods back on them).
 
 Departure from upstream: plugins see node slots and NumPy arrays (`cache.Cache`) instead of one
 NodeInfo per call, so a cycle over 5,000 nodes costs array operations, not 5,000 calls.
-Reserve, Permit, PreBind and PostBind have no in-tree users here and are not run.
+Permit and PostBind have no in-tree users here and are not run.
 """
 
 from __future__ import annotations
@@ -124,6 +129,10 @@ class EventResource(enum.StrEnum):
     ASSIGNED_POD = "AssignedPod"
     UNSCHEDULED_POD = "UnscheduledPod"
     NAMESPACE = "Namespace"
+    PERSISTENT_VOLUME = "PersistentVolume"
+    PERSISTENT_VOLUME_CLAIM = "PersistentVolumeClaim"
+    STORAGE_CLASS = "StorageClass"
+    CSI_NODE = "CSINode"
     WILDCARD = "*"
 
 
@@ -248,6 +257,8 @@ class Framework:
     pre_score: list[Any] = field(default_factory=list)
     score: list[tuple[Any, int]] = field(default_factory=list)
     bind: list[Any] = field(default_factory=list)
+    reserve: list[Any] = field(default_factory=list)
+    pre_bind: list[Any] = field(default_factory=list)
     percentage_of_nodes_to_score: int | None = None
     """The profile's; None defers to the configuration's."""
     plugins: dict[str, Any] = field(default_factory=dict)
@@ -333,6 +344,29 @@ class Framework:
             if status.message:
                 messages.append(status.message)
         return None, Status(Code.UNSCHEDULABLE, tuple(messages))
+
+    def run_reserve(self, state: CycleState, pod: types.PodInfo, node_name: str
+                    ) -> Status | None:
+        """Reserve plugins in order; the first failure (with its plugin) stops them. The
+        caller then runs `run_unreserve`, as upstream's RunReservePluginsReserve."""
+        for plugin in self.reserve:
+            status: Status | None = plugin.reserve(state, pod, node_name)
+            if status is not None and status.code != Code.SUCCESS:
+                return status.with_plugin(plugin.name)
+        return None
+
+    def run_unreserve(self, state: CycleState, pod: types.PodInfo, node_name: str) -> None:
+        """Every Reserve plugin's Unreserve, in reverse order (each must be idempotent)."""
+        for plugin in reversed(self.reserve):
+            plugin.unreserve(state, pod, node_name)
+
+    async def run_pre_bind(self, state: CycleState, pod: types.PodInfo, node_name: str
+                           ) -> Status | None:
+        for plugin in self.pre_bind:
+            status: Status | None = await plugin.pre_bind(state, pod, node_name)
+            if status is not None and status.code != Code.SUCCESS:
+                return status.with_plugin(plugin.name)
+        return None
 
     async def run_bind(self, state: CycleState, pod: types.PodInfo, node_name: str
                        ) -> Status | None:

@@ -6,10 +6,12 @@ Mirrors upstream's `pkg/scheduler/scheduler.go` (informer handlers feeding cache
 - scheduling cycle (synchronous, on the loop): PreFilter; Filter over the nodes, starting
   where the last cycle stopped and stopping once `numFeasibleNodesToFind` fit (a pod's
   `nominatedNodeName` is tried first); PreScore/Score over those; the best node (ties at
-  random); the pod is assumed onto it in the cache;
-- binding cycle (a task, so the next pod need not wait): Bind (POST pods/<name>/binding), then
+  random); the pod is assumed onto it in the cache; Reserve plugins run (VolumeBinding assumes
+  its volumes);
+- binding cycle (a task, so the next pod need not wait): PreBind (VolumeBinding writes and
+  waits for its volume bindings), Bind (POST pods/<name>/binding), then
   the `Scheduled` event `Successfully assigned default/x to node-1`; a failed bind forgets the
-  assumed pod and retries it after a backoff;
+  assumed pod, runs Unreserve and retries it after a backoff;
 - failure: PostFilter (preemption) when no node fits; the pod gets `PodScheduled=False` with
   reason `Unschedulable` (`SchedulerError` for errors) and the FitError's message, and a
   `FailedScheduling` warning event with the same message; then it waits in the queue.
@@ -55,7 +57,15 @@ MAX_BINDINGS_IN_FLIGHT = 256
 TERMINAL_PHASES = ("Succeeded", "Failed")
 INFORMED = [("", "v1", "pods"), ("", "v1", "nodes"), ("", "v1", "namespaces"),
             ("", "v1", "services"), ("", "v1", "replicationcontrollers"),
-            ("apps", "v1", "replicasets"), ("apps", "v1", "statefulsets")]
+            ("apps", "v1", "replicasets"), ("apps", "v1", "statefulsets"),
+            ("", "v1", "persistentvolumes"), ("", "v1", "persistentvolumeclaims"),
+            ("storage.k8s.io", "v1", "storageclasses"), ("storage.k8s.io", "v1", "csinodes"),
+            ("policy", "v1", "poddisruptionbudgets")]
+VOLUME_EVENTS = {("", "persistentvolumes"): EventResource.PERSISTENT_VOLUME,
+                 ("", "persistentvolumeclaims"): EventResource.PERSISTENT_VOLUME_CLAIM,
+                 ("storage.k8s.io", "storageclasses"): EventResource.STORAGE_CLASS,
+                 ("storage.k8s.io", "csinodes"): EventResource.CSI_NODE}
+"""Informed storage resources whose changes move pods the volume plugins rejected."""
 
 
 class NoNodesAvailable(Exception):
@@ -135,7 +145,8 @@ class Scheduler:
             if recorder is not None:
                 self.recorders[profile.scheduler_name] = recorder
             seed = config_.HandleSeed(cache=self.cache, client=client, recorder=recorder,
-                                      nominator=self._nominator, lister=self._lister)
+                                      nominator=self._nominator, lister=self._lister,
+                                      getter=self._get_from_informers)
             self.frameworks[profile.scheduler_name] = config_.build_framework(profile, seed)
         first = next(iter(self.frameworks.values()))
         events_by_plugin: dict[str, list[ClusterEvent]] = {}
@@ -170,6 +181,13 @@ class Scheduler:
         found = self._informer(group, "v1", plural)
         return found.cache.list(namespace) if found is not None else []
 
+    def _get_from_informers(self, group: str, plural: str, namespace: str, name: str
+                            ) -> Obj | None:
+        found = self._informer(group, "v1", plural)
+        if found is None:
+            return None
+        return found.cache.get(f"{namespace}/{name}" if namespace else name)
+
     def register_handlers(self) -> None:
         """Ask for the informers and connect their handlers (upstream's
         addAllEventHandlers)."""
@@ -184,6 +202,26 @@ class Scheduler:
         pods.add_handlers(on_add=self.on_pod_add, on_update=self.on_pod_update,
                           on_delete=self.on_pod_delete)
         namespaces.add_handlers(on_update=self.on_namespace_update)
+        for (group, plural), resource in VOLUME_EVENTS.items():
+            storage = self._informer(group, "v1", plural)
+            if storage is not None:
+                storage.add_handlers(**self.storage_handlers(resource))
+
+    def storage_handlers(self, resource: EventResource) -> dict[str, Callable[..., None]]:
+        """Handlers that move pods on a storage object's add or update (upstream's
+        addAllEventHandlers for the resources the volume plugins register)."""
+        def on_add(_obj: Obj) -> None:
+            self.queue.move_all_to_active_or_backoff(ClusterEvent(resource, ActionType.ADD))
+
+        def on_update(old: Obj, new: Obj) -> None:
+            if meta.resource_version(old) != meta.resource_version(new):
+                self.queue.move_all_to_active_or_backoff(ClusterEvent(resource,
+                                                                      ActionType.UPDATE))
+
+        def on_delete(_obj: Obj | informer.DeletedFinalStateUnknown) -> None:
+            self.queue.move_all_to_active_or_backoff(ClusterEvent(resource, ActionType.DELETE))
+
+        return {"on_add": on_add, "on_update": on_update, "on_delete": on_delete}
 
     def responsible_for(self, pod: Obj) -> bool:
         name = (pod.get("spec") or {}).get("schedulerName") or types.DEFAULT_SCHEDULER_NAME
@@ -325,6 +363,16 @@ class Scheduler:
             return
         self.queue.nominator.delete_nominated(pod.key)
         self.cache.assume_pod(pod, result.node_name)
+        status = fw.run_reserve(state, pod, result.node_name)
+        if status is not None:
+            fw.run_unreserve(state, pod, result.node_name)
+            self.cache.forget_pod(pod.key)
+            info.unschedulable_plugins = {status.plugin} if status.is_rejected else set()
+            await self.handle_failure(fw, info, cycle, reason=REASON_UNSCHEDULABLE
+                                      if status.is_rejected else REASON_SCHEDULER_ERROR,
+                                      message=f'running Reserve plugin "{status.plugin}": '
+                                              f"{status.message}", nominated=None)
+            return
         if self._bindings is None or self._group is None:
             await self.binding_cycle(fw, state, info, result.node_name, cycle)
             return
@@ -342,8 +390,12 @@ class Scheduler:
     async def binding_cycle(self, fw: framework.Framework, state: framework.CycleState,
                             info: queue.QueuedPodInfo, node_name: str, cycle: int) -> None:
         pod = info.pod
+        failed_at = "PreBind"
         try:
-            status = await fw.run_bind(state, pod, node_name)
+            status = await fw.run_pre_bind(state, pod, node_name)
+            if status is None:
+                failed_at = "Bind"
+                status = await fw.run_bind(state, pod, node_name)
         except (errors.StatusError, OSError, TimeoutError) as exc:
             status = framework.Status(framework.Code.ERROR, (str(exc),))
         if status is None:
@@ -354,12 +406,13 @@ class Scheduler:
                                f"Successfully assigned {pod.namespace}/{pod.name} to "
                                f"{node_name}")
             return
+        fw.run_unreserve(state, pod, node_name)
         self.cache.forget_pod(pod.key)
         info.unschedulable_plugins = set()
-        binder = fw.bind[0].name if fw.bind else ""
+        plugin = status.plugin or (fw.bind[0].name if fw.bind else "")
         await self.handle_failure(fw, info, cycle, reason=REASON_SCHEDULER_ERROR,
-                                  message=f'running Bind plugin "{binder}": {status.message}',
-                                  nominated=None)
+                                  message=f'running {failed_at} plugin "{plugin}": '
+                                          f"{status.message}", nominated=None)
 
     def schedule_pod(self, fw: framework.Framework, state: framework.CycleState,
                      pod: types.PodInfo) -> Result:

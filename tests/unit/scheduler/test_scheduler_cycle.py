@@ -194,7 +194,9 @@ def test_default_profile_has_upstreams_weights() -> None:
         ("NodeResourcesBalancedAllocation", 1)]
     assert [p.name for p in fw.filter] == [
         "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts",
-        "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"]
+        "NodeResourcesFit", "VolumeRestrictions", "VolumeBinding", "VolumeZone",
+        "PodTopologySpread", "InterPodAffinity"]
+    assert [p.name for p in fw.reserve] == [p.name for p in fw.pre_bind] == ["VolumeBinding"]
 
 
 def test_percentage_out_of_range_is_refused() -> None:

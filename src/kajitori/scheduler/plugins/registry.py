@@ -26,6 +26,9 @@ from kajitori.scheduler.plugins import (
     podtopologyspread,
     prioritysort,
     tainttoleration,
+    volumebinding,
+    volumerestrictions,
+    volumezone,
 )
 
 Factory = Callable[[dict[str, Any] | None, Any], Any]
@@ -44,11 +47,13 @@ IN_TREE: dict[str, Factory] = {
     noderesourcesbalancedallocation.NAME:
         noderesourcesbalancedallocation.NodeResourcesBalancedAllocation,
     defaultbinder.NAME: defaultbinder.DefaultBinder,
+    volumerestrictions.NAME: volumerestrictions.VolumeRestrictions,
+    volumebinding.NAME: volumebinding.VolumeBinding,
+    volumezone.NAME: volumezone.VolumeZone,
 }
 
-# TODO(#4): VolumeBinding, VolumeZone, VolumeRestrictions, NodeVolumeLimits and ImageLocality.
-NOT_BUILT = frozenset({"SchedulingGates", "VolumeRestrictions", "NodeVolumeLimits",
-                       "VolumeBinding", "VolumeZone", "ImageLocality", "DynamicResources"})
+NOT_BUILT = frozenset({"SchedulingGates", "NodeVolumeLimits", "ImageLocality",
+                       "DynamicResources"})
 
 DEFAULT_MULTI_POINT: list[tuple[str, int]] = [
     ("SchedulingGates", 0),
@@ -59,10 +64,10 @@ DEFAULT_MULTI_POINT: list[tuple[str, int]] = [
     (nodeaffinity.NAME, 2),
     (nodeports.NAME, 0),
     (noderesourcesfit.NAME, 1),
-    ("VolumeRestrictions", 0),
+    (volumerestrictions.NAME, 0),
     ("NodeVolumeLimits", 0),
-    ("VolumeBinding", 0),
-    ("VolumeZone", 0),
+    (volumebinding.NAME, 0),
+    (volumezone.NAME, 0),
     (podtopologyspread.NAME, 2),
     (interpodaffinity.NAME, 2),
     (defaultpreemption.NAME, 0),
