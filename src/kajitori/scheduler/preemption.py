@@ -8,11 +8,17 @@ victim selection of `plugins/defaultpreemption/default_preemption.go`:
 2. Only nodes whose rejection was not unresolvable can help (a taint, a label mismatch stay).
 3. On each such node (until enough candidates: 10 % of the nodes, at least 100), remove every
    lower-priority pod; if the pod still does not fit, the node cannot help (the Filter's
-   reason); otherwise put victims back, most important first, while the pod still fits:
-   those that could not go back are the victims. A node without lower-priority pods says
+   reason); otherwise put victims back while the pod still fits: first those whose eviction
+   would violate a PodDisruptionBudget, then the others, each group most important first
+   (upstream's SelectVictimsOnNode with filterPodsWithPDBViolation: a pod violates when a PDB
+   of its namespace selecting it, its name not among the PDB's `disruptedPods`, has no
+   `disruptionsAllowed` left once the more important pods before it are counted; a PDB with
+   an empty selector selects nothing). Those that could not go back are the victims; the
+   violating ones among them are counted. A node without lower-priority pods says
    `No preemption victims found for incoming pod`.
-4. Of the candidates, pick upstream's way: lowest highest-victim priority, then lowest sum of
-   priorities, fewest victims, latest start among the most important victims, first.
+4. Of the candidates, pick upstream's way: fewest PDB violations, then lowest highest-victim
+   priority, lowest sum of priorities, fewest victims, latest start among the most important
+   victims, first.
 5. Evict: each victim gets the `DisruptionTarget` condition, a `Preempted` event and a graceful
    delete; lower-priority pods nominated to the node lose their nomination. The pod is
    nominated to the node (`status.nominatedNodeName`) and retried when the victims are gone.
@@ -22,7 +28,8 @@ not tried counting as `Preemption is not helpful for scheduling`.
 
 The victims are removed from and put back into the live cache (the cycle does not yield while
 it tries a node, so nothing else sees it), instead of upstream's copy of the NodeInfo.
-Departure: PodDisruptionBudgets are not consulted (no violations counted).
+PodDisruptionBudgets come from the scheduler's informer (`handle.lister`), read once per
+preemption attempt.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from kajitori.api import errors
+from kajitori.api import errors, labels, meta
 from kajitori.client import events, rest
 from kajitori.scheduler import framework, types
 
@@ -50,12 +57,65 @@ REASON_PREEMPTED = "Preempted"
 DISRUPTION_TARGET = "DisruptionTarget"
 REASON_PREEMPTION_BY_SCHEDULER = "PreemptionByScheduler"
 MAX_INT32 = 2**31 - 1
+POLICY_GROUP = "policy"
+PDB_PLURAL = "poddisruptionbudgets"
+Obj = dict[str, Any]
 
 
 @dataclass
 class Candidate:
     slot: int
     victims: list[types.PodInfo]
+    num_pdb_violations: int = 0
+
+
+@dataclass(frozen=True)
+class DisruptionBudget:
+    """What preemption reads of a PodDisruptionBudget."""
+
+    namespace: str
+    selector: labels.Selector
+    disruptions_allowed: int
+    disrupted_pods: frozenset[str]
+
+
+def disruption_budgets(pdbs: list[Obj]) -> list[DisruptionBudget]:
+    """The PDBs whose selector parses and selects something (upstream skips the others)."""
+    budgets = []
+    for pdb in pdbs:
+        try:
+            selector = labels.from_label_selector((pdb.get("spec") or {}).get("selector"))
+        except errors.StatusError:
+            continue
+        if selector.empty() or selector.matches_nothing():
+            continue
+        status = pdb.get("status") or {}
+        budgets.append(DisruptionBudget(
+            meta.namespace(pdb), selector, int(status.get("disruptionsAllowed") or 0),
+            frozenset(status.get("disruptedPods") or {})))
+    return budgets
+
+
+def filter_pods_with_pdb_violation(pods: list[types.PodInfo], budgets: list[DisruptionBudget]
+                                   ) -> tuple[list[types.PodInfo], list[types.PodInfo]]:
+    """upstream's filterPodsWithPDBViolation: (violating, non-violating), each in the given
+    order. Each pod a budget selects (and has not already recorded as disrupted) uses one of
+    its allowed disruptions; a pod is violating once one of its budgets goes below zero."""
+    allowed = [b.disruptions_allowed for b in budgets]
+    violating, non_violating = [], []
+    for pod in pods:
+        violated = False
+        if pod.labels:
+            for i, budget in enumerate(budgets):
+                if budget.namespace != pod.namespace or not budget.selector.matches(pod.labels):
+                    continue
+                if pod.name in budget.disrupted_pods:
+                    continue
+                allowed[i] -= 1
+                if allowed[i] < 0:
+                    violated = True
+        (violating if violated else non_violating).append(pod)
+    return violating, non_violating
 
 
 def more_important(a: types.PodInfo, b: types.PodInfo) -> bool:
@@ -72,7 +132,7 @@ def num_candidates(num_nodes: int, *, percentage: int = MIN_CANDIDATE_NODES_PERC
 
 
 def pick_one(candidates: list[Candidate]) -> Candidate:
-    """upstream's pickOneNodeForPreemption, without PodDisruptionBudgets."""
+    """upstream's pickOneNodeForPreemption."""
     def highest(c: Candidate) -> int:
         return max(v.priority for v in c.victims) if c.victims else -MAX_INT32 - 1
 
@@ -85,7 +145,8 @@ def pick_one(candidates: list[Candidate]) -> Candidate:
             if c.victims else "~"
 
     best = candidates
-    for key in (highest, priority_sum, lambda c: len(c.victims)):
+    for key in (lambda c: c.num_pdb_violations, highest, priority_sum,
+                lambda c: len(c.victims)):
         low = min(key(c) for c in best)
         best = [c for c in best if key(c) == low]
         if len(best) == 1:
@@ -121,10 +182,12 @@ class Evaluator:
                                 absolute=self._absolute)
         candidates: list[Candidate] = []
         failed: dict[framework.Status, list[int]] = {}
+        budgets = self.budgets()
         for slot in potential:
-            victims, status = self.select_victims_on_node(pod, slot)
+            victims, violations, status = self.select_victims_on_node(pod, slot,
+                                                                      budgets=budgets)
             if victims is not None:
-                candidates.append(Candidate(slot, victims))
+                candidates.append(Candidate(slot, victims, violations))
                 if len(candidates) >= wanted:
                     break
             elif status is not None:
@@ -141,6 +204,12 @@ class Evaluator:
         node_name = cache.node_info(best.slot).name
         await self.prepare_candidate(pod, best, node_name)
         return node_name, framework.Status(framework.Code.SUCCESS)
+
+    def budgets(self) -> list[DisruptionBudget]:
+        lister = getattr(self._handle, "lister", None)
+        if lister is None:
+            return []
+        return disruption_budgets(lister(POLICY_GROUP, PDB_PLURAL, ""))
 
     def eligible(self, pod: types.PodInfo, diagnosis: framework.Diagnosis,
                  statuses: dict[int, framework.Status]) -> tuple[bool, str]:
@@ -172,29 +241,37 @@ class Evaluator:
             return None
         return rejected[0][1] if rejected else framework.unschedulable(NOT_HELPFUL)
 
-    def select_victims_on_node(self, pod: types.PodInfo, slot: int
-                               ) -> tuple[list[types.PodInfo] | None, framework.Status | None]:
-        """(victims, None) when evicting them makes the pod fit; (None, why) otherwise. The
-        cache is as before when it returns."""
+    def select_victims_on_node(self, pod: types.PodInfo, slot: int, *,
+                               budgets: list[DisruptionBudget] | None = None
+                               ) -> tuple[list[types.PodInfo] | None, int,
+                                          framework.Status | None]:
+        """(victims, how many of them violate a PDB, None) when evicting them makes the pod
+        fit; (None, 0, why) otherwise. The cache is as before when it returns."""
         cache = self._handle.cache
         info = cache.node_info(slot)
         potential = [p for p in info.pods.values() if p.priority < pod.priority]
         if not potential:
-            return None, framework.unresolvable(NO_VICTIMS)
+            return None, 0, framework.unresolvable(NO_VICTIMS)
         assumed = {p.key for p in potential if cache.is_assumed(p.key)}
         for victim in potential:
             cache.remove_pod(victim.key)
         try:
             status = self._fits(pod, slot)
             if status is not None:
-                return None, status
+                return None, 0, status
+            violating, non_violating = filter_pods_with_pdb_violation(
+                sorted(potential, key=_importance), budgets or [])
+            violating_keys = {p.key for p in violating}
             victims = []
-            for victim in sorted(potential, key=_importance):
+            violations = 0
+            for victim in violating + non_violating:
                 cache.add_pod(victim, info.name)
                 if self._fits(pod, slot) is not None:
                     cache.remove_pod(victim.key)
                     victims.append(victim)
-            return victims, None
+                    violations += victim.key in violating_keys
+            victims.sort(key=_importance)
+            return victims, violations, None
         finally:
             for victim in potential:
                 if victim.key not in cache.pods:
