@@ -80,6 +80,29 @@ def crash_loop_message(pod: Obj, container_name: str, *, delay: float) -> str:
             f"pod={meta.name(pod)}_{meta.namespace(pod)}({meta.uid(pod)})")
 
 
+def spec_fields(container: Obj) -> Obj:
+    """What a container status repeats of the container's spec in v1.33: `volumeMounts`
+    (with `recursiveReadOnly` for read-only ones) and `resources` (requests and limits, as
+    the in-place resize beta reports them); only those the container has."""
+    fields: Obj = {}
+    mounts = container.get("volumeMounts") or []
+    if mounts:
+        fields["volumeMounts"] = [_mount_status(m) for m in mounts]
+    resources = {k: v for k, v in (container.get("resources") or {}).items()
+                 if k in ("requests", "limits") and v}
+    if resources:
+        fields["resources"] = resources
+    return fields
+
+
+def _mount_status(mount: Obj) -> Obj:
+    out: Obj = {"name": mount.get("name"), "mountPath": mount.get("mountPath")}
+    if mount.get("readOnly"):
+        out["readOnly"] = True
+        out["recursiveReadOnly"] = mount.get("recursiveReadOnly") or "Disabled"
+    return out
+
+
 def _state(status: Obj) -> Obj:
     return status.get("state") or {}
 

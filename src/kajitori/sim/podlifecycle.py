@@ -213,22 +213,8 @@ def _base_status(container: Obj, pod: Obj, record: PodRecord, *, restart: int) -
         "lastState": {},
         "restartCount": 0,
     }
-    mounts = container.get("volumeMounts") or []
-    if mounts:
-        status["volumeMounts"] = [_mount_status(m) for m in mounts]
-    resources = {k: v for k, v in (container.get("resources") or {}).items()
-                 if k in ("requests", "limits") and v}
-    if resources:
-        status["resources"] = resources
+    status.update(podstatus.spec_fields(container))
     return status
-
-
-def _mount_status(mount: Obj) -> Obj:
-    out: Obj = {"name": mount.get("name"), "mountPath": mount.get("mountPath")}
-    if mount.get("readOnly"):
-        out["readOnly"] = True
-        out["recursiveReadOnly"] = mount.get("recursiveReadOnly") or "Disabled"
-    return out
 
 
 def _container_status(container: Obj, pod: Obj, record: PodRecord) -> Obj:

@@ -35,6 +35,7 @@ class FakeContainer:
     sandbox_id: str
     config: api_pb2.ContainerConfig
     image_ref: str
+    image_name: str
     created_at: int
     state: int = api_pb2.CONTAINER_CREATED
     started_at: int = 0
@@ -169,10 +170,14 @@ class FakeRuntime:
         container_id = f"c-{next(self._ids)}"
         copied = api_pb2.ContainerConfig()
         copied.CopyFrom(config)
-        image = self.images.get(config.image.image)
+        # As containerd: the image's first tag and its id, whichever the config names.
+        image = next((i for i in self.images.values()
+                      if config.image.image in (i.id, *i.tags)), None)
         self.containers[container_id] = FakeContainer(
             container_id, sandbox_id, copied,
-            image_ref=image.id if image else config.image.image, created_at=self.now_ns)
+            image_ref=image.id if image else config.image.image,
+            image_name=image.tags[0] if image and image.tags else config.image.image,
+            created_at=self.now_ns)
         return container_id
 
     async def start_container(self, container_id: str) -> None:
@@ -218,7 +223,8 @@ class FakeRuntime:
         return api_pb2.ContainerStatus(
             id=c.id, metadata=c.config.metadata, state=c.state, created_at=c.created_at,
             started_at=c.started_at, finished_at=c.finished_at, exit_code=c.exit_code,
-            image=c.config.image, image_ref=c.image_ref, reason=c.reason, message=c.message,
+            image=api_pb2.ImageSpec(image=c.image_name), image_ref=c.image_ref,
+            reason=c.reason, message=c.message,
             labels=c.config.labels, annotations=c.config.annotations, log_path=c.config.log_path)
 
     async def exec_sync(self, container_id: str, cmd: list[str], *,
