@@ -79,6 +79,20 @@ def load_kubeconfig(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> Co
                   timeout=timeout)
 
 
+def cluster_ca(path: str | Path) -> str:
+    """The CA bundle (PEM) of the kubeconfig's current cluster, inline or in a file beside
+    it; "" when it names none (a plain-HTTP test server). What components publish or trust as
+    the cluster CA (the root CA publisher, the kubelet's client CA). Blocking file I/O. Raises
+    ValueError for a kubeconfig without a usable current context."""
+    path = Path(path)
+    doc = yaml.safe_load(path.read_text()) or {}
+    context = _named(doc.get("contexts"), doc.get("current-context"), "context")
+    cluster = _named(doc.get("clusters"), context.get("cluster"), "cluster")
+    if not (cluster.get("certificate-authority-data") or cluster.get("certificate-authority")):
+        return ""
+    return _pem(cluster, "certificate-authority", base=path.parent)
+
+
 def _named(entries: list[Obj] | None, name: str | None, what: str) -> Obj:
     for entry in entries or []:
         if entry.get("name") == name:

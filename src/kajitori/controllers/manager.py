@@ -18,17 +18,14 @@ manager need not wait out the lease duration; upstream lets it expire.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import yaml
+from pathlib import Path, PurePosixPath
 
 from kajitori.client import informer, leaderelection, rest
-from kajitori.controllers import registry
+from kajitori.controllers import localpath, registry
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +60,12 @@ class ControllerManagerSettings:
     0 or less keeps them all."""
     concurrent_ttl_after_finished_syncs: int = 5
     """`--concurrent-ttl-after-finished-syncs`: finished Jobs deleted at once."""
+    pvclaimbinder_sync_period: float = 15.0
+    """`--pvclaimbinder-sync-period`, seconds: how often the PersistentVolume binder looks at
+    every claim and volume again (waiting claims retry and repeat their events)."""
+    local_path_storage_root: PurePosixPath = localpath.DEFAULT_STORAGE_ROOT
+    """Directory on each node under which the local-path provisioner's volumes live
+    (`/var/lib/kajitori/storage`; k3s's `--default-local-storage-path`)."""
     min_resync_period: float = 43200.0
     """`--min-resync-period`, seconds (12 h): informers resync at a random period between
     this and twice this, replaying their caches to the controllers."""
@@ -122,17 +125,7 @@ def read_root_ca(kubeconfig: Path, *, root_ca_file: Path | None) -> str:
     test server). Blocking file I/O: call it off the loop."""
     if root_ca_file is not None:
         return root_ca_file.read_text()
-    doc = yaml.safe_load(kubeconfig.read_text()) or {}
-    context_name = doc.get("current-context")
-    cluster_name = next((c.get("context", {}).get("cluster") for c in doc.get("contexts") or []
-                         if c.get("name") == context_name), None)
-    cluster = next((c.get("cluster") or {} for c in doc.get("clusters") or []
-                    if c.get("name") == cluster_name), {})
-    if cluster.get("certificate-authority-data"):
-        return base64.b64decode(cluster["certificate-authority-data"]).decode("ascii")
-    if cluster.get("certificate-authority"):
-        return (kubeconfig.parent / str(cluster["certificate-authority"])).read_text()
-    return ""
+    return rest.cluster_ca(kubeconfig)
 
 
 class ControllerManager:
