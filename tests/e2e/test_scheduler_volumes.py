@@ -1,0 +1,155 @@
+"""VolumeBinding against a real server, driven with kubectl: a pod whose claim is bound to a
+PV with node affinity lands on that node; a WaitForFirstConsumer claim gets the
+`volume.kubernetes.io/selected-node` annotation of the node its pod goes to, and the pod is
+bound once the claim is (the test plays the PV controller when none runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubectlrunner import PINNED_KUBECTL, Kubectl
+
+from kajitori.client import rest
+from kajitori.scheduler import Scheduler
+
+pytestmark = pytest.mark.e2e
+
+DEADLINE = 30.0
+PREFIX = uuid.uuid4().hex[:4]
+NODES = [f"{PREFIX}-v1", f"{PREFIX}-v2", f"{PREFIX}-v3"]
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+
+
+def node_manifest(name: str) -> dict[str, Any]:
+    allocatable = {"cpu": "4", "memory": "8Gi", "pods": "110"}
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "status": {"capacity": allocatable, "allocatable": allocatable,
+                       "conditions": [{"type": "Ready", "status": "True",
+                                       "reason": "KubeletReady",
+                                       "message": "kubelet is posting ready status"}]}}
+
+
+def on_node(name: str) -> dict[str, Any]:
+    return {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "kubernetes.io/hostname", "operator": "In", "values": [name]}]}]}}
+
+
+def volume(name: str, *, node: str, sc: str, claim: str | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                            "storageClassName": sc, "hostPath": {"path": f"/tmp/{name}"},
+                            "nodeAffinity": on_node(node)}
+    if claim is not None:
+        spec["claimRef"] = {"namespace": "default", "name": claim}
+    return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+            "spec": spec}
+
+
+def claim(name: str, *, sc: str, volume_name: str = "") -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "storageClassName": sc,
+                            "resources": {"requests": {"storage": "1Gi"}}}
+    metadata: dict[str, Any] = {"name": name}
+    if volume_name:
+        spec["volumeName"] = volume_name
+        metadata["annotations"] = {"pv.kubernetes.io/bind-completed": "yes"}
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata,
+            "spec": spec}
+
+
+def pod_using(name: str, claim_name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "nginx",
+                                     "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+                     "volumes": [{"name": "data",
+                                  "persistentVolumeClaim": {"claimName": claim_name}}]}}
+
+
+@pytest.fixture(scope="module")
+def nodes(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    assert PINNED_KUBECTL is not None
+    kubectl = Kubectl(PINNED_KUBECTL, cluster.kubeconfig, tmp_path_factory.mktemp("home"))
+    kubectl("create", "-f", "-",
+            input=yaml.safe_dump_all([node_manifest(name) for name in NODES]))
+    return NODES
+
+
+async def scheduling(kubeconfig: Path, body: Any) -> None:
+    config = await asyncio.to_thread(rest.load_kubeconfig, kubeconfig)
+    async with rest.RESTClient(config) as client, asyncio.timeout(DEADLINE * 2):
+        running = asyncio.create_task(Scheduler(client).run())
+        try:
+            await body()
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+
+
+async def until(kubectl: Any, *args: str) -> str:
+    """kubectl's output once it is not empty."""
+    async with asyncio.timeout(DEADLINE):
+        while True:
+            found = await asyncio.to_thread(kubectl, *args)
+            if found:
+                return str(found)
+            await asyncio.sleep(0.2)
+
+
+async def apply(kubectl: Any, *manifests: dict[str, Any]) -> None:
+    await asyncio.to_thread(kubectl, "create", "-f", "-", input=yaml.safe_dump_all(manifests))
+
+
+def test_bound_claim_places_the_pod_on_its_volumes_node(cluster: Any, kubectl: Any,
+                                                        nodes: list[str]) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    pv_name, claim_name, pod_name = f"pv-{suffix}", f"data-{suffix}", f"app-{suffix}"
+    sc = f"manual-{suffix}"
+
+    async def body() -> None:
+        await apply(kubectl, volume(pv_name, node=nodes[1], sc=sc, claim=claim_name),
+                    claim(claim_name, sc=sc, volume_name=pv_name), pod_using(pod_name, claim_name))
+        assert await until(kubectl, "get", "pod", pod_name, "-o",
+                           "jsonpath={.spec.nodeName}") == nodes[1]
+        await asyncio.to_thread(kubectl, "delete", "pod", pod_name, "--wait=false")
+
+    asyncio.run(scheduling(cluster.kubeconfig, body))
+
+
+def test_wait_for_first_consumer_claim_gets_the_pods_node(cluster: Any, kubectl: Any,
+                                                          nodes: list[str]) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    sc, claim_name, pod_name = f"wffc-{suffix}", f"late-{suffix}", f"app-{suffix}"
+    storage_class = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                     "metadata": {"name": sc}, "provisioner": "example.com/e2e",
+                     "volumeBindingMode": "WaitForFirstConsumer",
+                     "allowedTopologies": [{"matchLabelExpressions": [
+                         {"key": "kubernetes.io/hostname", "values": [nodes[2]]}]}]}
+
+    async def body() -> None:
+        await apply(kubectl, storage_class, claim(claim_name, sc=sc),
+                    pod_using(pod_name, claim_name))
+        annotations = json.loads(await until(kubectl, "get", "pvc", claim_name, "-o",
+                                             "jsonpath={.metadata.annotations}"))
+        assert annotations[SELECTED_NODE] == nodes[2]
+        # the PV controller's part, unless one runs: provision a PV there and bind the claim
+        pv_name = f"pvc-{suffix}"
+        await apply(kubectl, volume(pv_name, node=nodes[2], sc=sc, claim=claim_name))
+        bound = await asyncio.to_thread(kubectl, "get", "pvc", claim_name, "-o",
+                                        "jsonpath={.status.phase}")
+        if bound != "Bound":
+            await asyncio.to_thread(
+                kubectl, "patch", "pvc", claim_name, "--type=merge", "-p", json.dumps(
+                    {"metadata": {"annotations": {"pv.kubernetes.io/bind-completed": "yes"}},
+                     "spec": {"volumeName": pv_name}}))
+        assert await until(kubectl, "get", "pod", pod_name, "-o",
+                           "jsonpath={.spec.nodeName}") == nodes[2]
+        described = await asyncio.to_thread(kubectl, "describe", "pod", pod_name)
+        assert f"Successfully assigned default/{pod_name} to {nodes[2]}" in described
+        await asyncio.to_thread(kubectl, "delete", "pod", pod_name, "--wait=false")
+
+    asyncio.run(scheduling(cluster.kubeconfig, body))
