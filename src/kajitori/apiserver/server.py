@@ -39,6 +39,7 @@ from kajitori.apiserver.handlers import (
     delete,
     eviction,
     get,
+    nodeproxy,
     patch,
     reviews,
     scale,
@@ -76,7 +77,7 @@ VERB_HANDLERS: dict[str, Handler] = {
 # Subresources served so far; the generic registry serves status and finalize with the main
 # verb handlers, the verbs each allows come from discovery.
 SERVED_SUBRESOURCES = frozenset({"status", "finalize", "token", "scale", "binding",
-                                 "eviction"})
+                                 "eviction", *nodeproxy.SUBRESOURCES})
 
 
 @dataclass
@@ -97,6 +98,8 @@ class APIServer:
     authorizer: Any = field(default_factory=authz.MastersOnlyAuthorizer)
     # Signs ServiceAccount tokens (serviceaccounts/token); None serves no such subresource.
     token_issuer: serviceaccount.TokenIssuer | None = None
+    # How pods/log, exec, attach and portforward reach kubelets (the kubelet client cert).
+    kubelet_client: nodeproxy.KubeletClient = field(default_factory=nodeproxy.KubeletClient)
     _runner: web.AppRunner | None = None
     _registries: dict[tuple[str, str, str], registry.Registry] = field(default_factory=dict)
 
@@ -324,6 +327,11 @@ class APIServer:
                 raise errors.method_not_allowed()
             if info.subresource == "binding":
                 return await binding.create_binding(scope)
+            if info.subresource in nodeproxy.SUBRESOURCES and resource.plural == "pods":
+                nodes = self.registry_for("", "v1", "nodes")
+                if nodes is None:
+                    raise errors.not_found_path()
+                return await nodeproxy.serve(scope, nodes=nodes, kubelet=self.kubelet_client)
             if info.subresource == "eviction":
                 pdbs = self.registry_for("policy", "v1", "poddisruptionbudgets")
                 if pdbs is None:
