@@ -222,7 +222,7 @@ def _connect_error(exc: aiohttp.ClientConnectorError) -> str:
         if re.search(r"WRONG_VERSION_NUMBER|wrong version number|record layer", str(exc)):
             return HTTP_TO_HTTPS
         return str(exc)
-    return dial_error(exc.host, exc.port, exc.os_error)
+    return dial_error(exc.host, exc.port or 0, exc.os_error)
 
 
 def dial_error(host: str, port: int, error: OSError) -> str:
