@@ -1,10 +1,13 @@
 """What exists in every cluster from the first start: the system namespaces, the
-`kubernetes` Service with its Endpoints and EndpointSlice, and the system PriorityClasses.
+`kubernetes` Service with its Endpoints and EndpointSlice, the system PriorityClasses and the
+default StorageClass `local-path`.
 
 Mirrors upstream's `pkg/controlplane/controller/systemnamespaces`, `.../kubernetesservice` and
 `pkg/registry/scheduling/rest` (the bootstrap priority classes): created when missing and never
 overwritten, except that the Endpoints and EndpointSlice follow this server's address and port
-(upstream's endpoint reconciler), so a restart on another port still routes to it.
+(upstream's endpoint reconciler), so a restart on another port still routes to it. The
+`local-path` class is k3s's (its local-storage manifest): an administrator may change it, and
+one deleted comes back at the next start, as k3s re-applies its manifests.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ SYSTEM_PRIORITY_CLASSES = (
      "Used for system critical pods that must run in the cluster, but can be moved to another "
      "node if necessary."),
 )
+
+LOCAL_PATH_STORAGE_CLASS = "local-path"
+LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
+"""The provisioner `kajitori.controllers.localpath` serves: k3s's name for the same job, so that
+manifests written for k3s (and its local-path-provisioner) work unchanged."""
 
 
 async def _ensure(lookup: RegistryLookup, group: str, version: str, plural: str,
@@ -83,3 +91,8 @@ async def ensure_defaults(lookup: RegistryLookup, *, service_ip: str, advertise_
         await _ensure(lookup, "scheduling.k8s.io", "v1", "priorityclasses", "", {
             "metadata": {"name": name}, "value": value, "description": description,
             "preemptionPolicy": "PreemptLowerPriority"})
+    await _ensure(lookup, "storage.k8s.io", "v1", "storageclasses", "", {
+        "metadata": {"name": LOCAL_PATH_STORAGE_CLASS,
+                     "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": LOCAL_PATH_PROVISIONER, "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer"})

@@ -23,9 +23,11 @@ from kajitori.controllers import (
     garbagecollector,
     horizontalpodautoscaler,
     job,
+    localpath,
     namespace,
     nodeipam,
     nodelifecycle,
+    persistentvolume,
     podgc,
     replicaset,
     replicationcontroller,
@@ -96,6 +98,9 @@ DAEMONSET_CONTROLLER = "daemonset-controller"
 STATEFULSET_CONTROLLER = "statefulset-controller"
 RESOURCE_QUOTA_CONTROLLER = "resourcequota-controller"
 HORIZONTAL_POD_AUTOSCALER_CONTROLLER = "horizontal-pod-autoscaler-controller"
+PERSISTENTVOLUME_BINDER_CONTROLLER = "persistentvolume-binder-controller"
+LOCAL_PATH_PROVISIONER = "local-path-provisioner"
+"""Not an upstream controller: k3s runs it as a Deployment; here it runs in the manager."""
 
 
 def _namespace(ctx: ControllerContext) -> Controller:
@@ -202,6 +207,18 @@ def _resource_quota(ctx: ControllerContext) -> Controller:
     return resourcequota.ResourceQuotaController(client=ctx.client, informers=ctx.informers)
 
 
+def _persistentvolume_binder(ctx: ControllerContext) -> Controller:
+    return persistentvolume.new_persistent_volume_controller(
+        ctx.client, informers=ctx.informers,
+        resync_period=ctx.settings.pvclaimbinder_sync_period)
+
+
+def _local_path_provisioner(ctx: ControllerContext) -> Controller:
+    return localpath.new_local_path_provisioner(
+        ctx.client, informers=ctx.informers,
+        storage_root=ctx.settings.local_path_storage_root)
+
+
 def _enabled_garbage_collector(ctx: ControllerContext) -> bool:
     return ctx.settings.enable_garbage_collector
 
@@ -235,6 +252,9 @@ def new_controller_descriptors() -> dict[str, ControllerDescriptor]:
         ControllerDescriptor(HORIZONTAL_POD_AUTOSCALER_CONTROLLER, _horizontal_pod_autoscaler,
                              aliases=("horizontalpodautoscaling",)),
         ControllerDescriptor(DISRUPTION_CONTROLLER, _disruption, aliases=("disruption",)),
+        ControllerDescriptor(PERSISTENTVOLUME_BINDER_CONTROLLER, _persistentvolume_binder,
+                             aliases=("persistentvolume-binder",)),
+        ControllerDescriptor(LOCAL_PATH_PROVISIONER, _local_path_provisioner),
         ControllerDescriptor(TTL_AFTER_FINISHED_CONTROLLER, _ttl_after_finished,
                              aliases=("ttl-after-finished",)),
         ControllerDescriptor(NODE_IPAM_CONTROLLER, _node_ipam, aliases=("nodeipam",)),
