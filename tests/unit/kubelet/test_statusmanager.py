@@ -1,0 +1,136 @@
+"""The status manager against a real in-process API server: statuses written once per change
+with their transition times kept, never onto a re-created pod, and pods whose deletion was
+requested deleted once terminated."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import inprocessserver
+import pytest
+from background import running
+
+from kajitori.api import errors
+from kajitori.client import clock as clock_
+from kajitori.client import rest
+from kajitori.kubelet import statusmanager
+
+Obj = dict[str, Any]
+PATH = "/api/v1/namespaces/default/pods/p"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> contextlib.AbstractAsyncContextManager[rest.RESTClient]:
+    return inprocessserver.open_client(tmp_path)
+
+
+class Patched:
+    """The client, telling when a patch went through."""
+
+    def __init__(self, client: rest.RESTClient) -> None:
+        self._client = client
+        self.patched = asyncio.Event()
+
+    async def get(self, path: str) -> Obj:
+        return await self._client.get(path)
+
+    async def patch(self, path: str, patch: Any, **kwargs: Any) -> Obj:
+        result = await self._client.patch(path, patch, **kwargs)
+        self.patched.set()
+        return result
+
+
+async def create_pod(client: rest.RESTClient) -> Obj:
+    return await client.create("/api/v1/namespaces/default/pods", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx"}]}})
+
+
+def status(phase: str, ready: str, *, at: str) -> Obj:
+    return {"phase": phase, "podIP": "10.42.0.2", "conditions": [
+        {"type": "Ready", "status": ready, "lastProbeTime": None, "lastTransitionTime": at}]}
+
+
+async def test_status_is_written_once_per_change(client: rest.RESTClient) -> None:
+    pod = await create_pod(client)
+    manager = statusmanager.StatusManager(client, clock=clock_.FakeClock())
+    manager.set_pod_status(pod, status("Running", "False", at="2025-01-01T00:00:00Z"))
+    await manager.sync_pod(pod["metadata"]["uid"])
+    written = await client.get(PATH)
+    assert written["status"]["phase"] == "Running"
+    assert written["status"]["podIP"] == "10.42.0.2"
+    manager.set_pod_status(pod, status("Running", "False", at="2025-01-01T00:00:09Z"))
+    await manager.sync_pod(pod["metadata"]["uid"])
+    again = await client.get(PATH)
+    assert again["metadata"]["resourceVersion"] == written["metadata"]["resourceVersion"]
+    manager.set_pod_status(pod, status("Running", "True", at="2025-01-01T00:00:10Z"))
+    await manager.sync_pod(pod["metadata"]["uid"])
+    ready = (await client.get(PATH))["status"]["conditions"]
+    assert [(c["status"], c["lastTransitionTime"]) for c in ready] == [
+        ("True", "2025-01-01T00:00:10Z")]
+
+
+async def test_unchanged_condition_keeps_the_transition_time_last_written(
+        client: rest.RESTClient) -> None:
+    pod = await create_pod(client)
+    manager = statusmanager.StatusManager(client, clock=clock_.FakeClock())
+    manager.set_pod_status(pod, status("Running", "True", at="2025-01-01T00:00:00Z"))
+    manager.set_pod_status(pod, {**status("Running", "True", at="2025-01-01T00:05:00Z"),
+                                 "podIP": "10.42.0.3"})
+    await manager.sync_pod(pod["metadata"]["uid"])
+    written = (await client.get(PATH))["status"]
+    assert written["conditions"][0]["lastTransitionTime"] == "2025-01-01T00:00:00Z"
+    assert manager.pod_status(pod["metadata"]["uid"])["podIP"] == "10.42.0.3"
+
+
+async def test_fields_the_new_status_drops_are_removed(client: rest.RESTClient) -> None:
+    pod = await create_pod(client)
+    manager = statusmanager.StatusManager(client, clock=clock_.FakeClock())
+    manager.set_pod_status(pod, status("Running", "True", at="2025-01-01T00:00:00Z"))
+    await manager.sync_pod(pod["metadata"]["uid"])
+    manager.set_pod_status(pod, {"phase": "Pending"})
+    await manager.sync_pod(pod["metadata"]["uid"])
+    written = (await client.get(PATH))["status"]
+    assert "podIP" not in written
+    assert written["phase"] == "Pending"
+
+
+async def test_a_recreated_pod_is_not_written(client: rest.RESTClient) -> None:
+    old = await create_pod(client)
+    await client.delete(PATH, options={"gracePeriodSeconds": 0})
+    await create_pod(client)
+    manager = statusmanager.StatusManager(client, clock=clock_.FakeClock())
+    manager.set_pod_status(old, status("Running", "True", at="2025-01-01T00:00:00Z"))
+    await manager.sync_pod(old["metadata"]["uid"])
+    assert (await client.get(PATH))["status"].get("phase") != "Running"
+    assert manager.pod_status(old["metadata"]["uid"]) is None
+
+
+async def test_terminated_pod_being_deleted_is_deleted(client: rest.RESTClient) -> None:
+    pod = await create_pod(client)
+    await client.delete(PATH)
+    deleting = await client.get(PATH)
+    assert deleting["metadata"]["deletionTimestamp"]
+    manager = statusmanager.StatusManager(client, clock=clock_.FakeClock())
+    manager.set_pod_status(deleting, status("Running", "False", at="2025-01-01T00:00:00Z"))
+    await manager.sync_pod(pod["metadata"]["uid"])
+    assert (await client.get(PATH))["status"]["phase"] == "Running"  # still stopping
+    manager.set_pod_status(deleting, status("Failed", "False", at="2025-01-01T00:00:01Z"),
+                           terminated=True)
+    await manager.sync_pod(pod["metadata"]["uid"])
+    with pytest.raises(errors.StatusError) as gone:
+        await client.get(PATH)
+    assert gone.value.code == 404
+
+
+async def test_run_writes_what_is_set(client: rest.RESTClient) -> None:
+    pod = await create_pod(client)
+    patched = Patched(client)
+    manager = statusmanager.StatusManager(patched, clock=clock_.FakeClock())  # type: ignore[arg-type]
+    async with running(manager):
+        manager.set_pod_status(pod, status("Running", "True", at="2025-01-01T00:00:00Z"))
+        await patched.patched.wait()
+    assert (await client.get(PATH))["status"]["phase"] == "Running"
