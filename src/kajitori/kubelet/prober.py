@@ -223,18 +223,19 @@ class ProbeManager:
             entry = self._pods[uid] = _PodProbes(pod)
         entry.pod = pod
         deleting = meta.deletion_timestamp(pod) is not None
-        for container in probed_containers(pod):
-            for probe_type in ProbeType:
-                key = (container["name"], probe_type)
-                if container.get(probe_type.field) is None or key in entry.workers:
-                    continue
-                worker = _Worker(self, entry, container, probe_type)
-                entry.workers[key] = worker
-                self._start(worker)
         if deleting:
             for (_, probe_type), worker in list(entry.workers.items()):
                 if probe_type is not ProbeType.READINESS:
                     self._stop(worker)
+        for container in probed_containers(pod):
+            for probe_type in ProbeType:
+                key = (container["name"], probe_type)
+                if (container.get(probe_type.field) is None or key in entry.workers
+                        or (deleting and probe_type is not ProbeType.READINESS)):
+                    continue
+                worker = _Worker(self, entry, container, probe_type)
+                entry.workers[key] = worker
+                self._start(worker)
 
     def remove_pod(self, pod_uid: str) -> None:
         """Stop every probe of the pod and forget its results. Idempotent."""
@@ -248,7 +249,8 @@ class ProbeManager:
         """The container's current instance: its id (as in containerStatuses, with or without
         `containerd://`) and start time in seconds since the epoch, None when it is not
         running. A new id resets the container's results; probing (re)starts once
-        initialDelaySeconds have passed since `started_at`. `pod_ip` is where httpGet,
+        initialDelaySeconds have passed since `started_at`. Calling it again with the same
+        values changes nothing (a pod worker may call it on every sync). `pod_ip` is where httpGet,
         tcpSocket and grpc probes go without a host of their own; "" (a caller that does not
         know it yet) falls back to the pod's status.podIP."""
         entry = self._pods.get(pod_uid)
@@ -256,8 +258,11 @@ class ProbeManager:
             return
         state = entry.containers.setdefault(container_name, _ContainerState())
         replaced = state.container_id != container_id
+        changed = replaced or state.started_at != started_at
         state.container_id, state.started_at = container_id, started_at
         state.pod_ip = pod_ip or state.pod_ip
+        if not changed:
+            return  # a sync that found nothing new must not hurry the probes on
         for (name, _), worker in entry.workers.items():
             if name == container_name:
                 if replaced:

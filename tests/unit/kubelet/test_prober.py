@@ -312,3 +312,15 @@ async def test_first_probe_is_jittered_when_the_kubelet_just_started() -> None:
 def test_kill_message_without_restart() -> None:
     assert prober.failed_probe_message("web", prober.ProbeType.LIVENESS, restart=False) == (
         "Container web failed liveness probe")
+
+
+async def test_repeated_updates_of_the_same_container_do_not_hurry_probes() -> None:
+    async with running(pod_with(livenessProbe=exec_probe("alive", periodSeconds=10))) as h:
+        h.start()
+        await settle()
+        started = h.clock.now()
+        await h.step(3)
+        h.manager.update_container(UID, "app", container_id="containerd://c1",
+                                   started_at=started)
+        await settle()
+        assert h.cri.ran("alive") == 1
