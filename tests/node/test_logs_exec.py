@@ -1,14 +1,17 @@
 """Logs and exec against a real containerd: the kubelet's HTTPS API (`kajitori.kubelet.server`)
 serving `/containerLogs` and `/exec` (kubectl's v5 WebSocket bridged to containerd's SPDY
 streaming server), called as the apiserver calls it, with a client certificate of the cluster
-CA."""
+CA; and the real kubectl through a real (in-process) apiserver down to the same kubelet."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import json
+import os
 import ssl
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +21,18 @@ import noderuntime
 import pytest
 from cri_api.v1 import api_pb2
 
+from kajitori.apiserver import server as apiserver
+from kajitori.apiserver.handlers import nodeproxy
+from kajitori.auth import authenticator
+from kajitori.client import rest
 from kajitori.kubelet import imagebuild, runtime, server
-from kajitori.pki import pkiutil
+from kajitori.pki import certs, kubeconfig, pkiutil, secureserving
+from kajitori.storage.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.node
 
 NAMESPACE = "default"
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
 V5 = "v5.channel.k8s.io"
 
 
@@ -52,9 +61,13 @@ def _pki(directory: Path) -> tuple[bytes, Path, Path]:
 
 
 async def _start_pod(node: noderuntime.NodeRuntime, host: Host, name: str,
-                     command: list[str]) -> str:
-    """A pod whose one container `c` runs `command`, known to `host` as running."""
+                     command: list[str], *, uid: str = "") -> str:
+    """A pod whose one container `c` runs `command`, known to `host` as running; `uid` is the
+    API pod's (empty: a made-up one)."""
     config = node.sandbox_config(name)
+    if uid:
+        config.metadata.uid = uid
+        config.labels[runtime.POD_UID_LABEL] = uid
     sandbox_id = await node.runtime.run_pod_sandbox(config)
     uid = config.metadata.uid
     container_id = await node.runtime.create_container(sandbox_id, api_pb2.ContainerConfig(
@@ -72,6 +85,13 @@ async def _start_pod(node: noderuntime.NodeRuntime, host: Host, name: str,
             "name": "c", "containerID": runtime.CONTAINER_ID_PREFIX + container_id,
             "state": {"running": {}}}]}}
     return container_id
+
+
+@contextlib.asynccontextmanager
+async def open_store(directory: Path) -> AsyncIterator[SQLiteStore]:
+    store = await SQLiteStore.open(str(directory / "state.db"), synchronous="OFF")
+    async with store:
+        yield store
 
 
 @contextlib.asynccontextmanager
@@ -192,3 +212,64 @@ async def test_requests_without_a_client_certificate_are_refused(
         async with aiohttp.ClientSession(connector=connector) as anonymous, \
                 anonymous.get(f"{base}/healthz") as resp:
             assert resp.status == 401
+
+
+async def _kubectl(kubeconfig: Path, *args: str, stdin: bytes = b"") -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        KUBECTL, f"--kubeconfig={kubeconfig}", *args, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "HOME": str(kubeconfig.parent)})
+    out, err = await process.communicate(stdin)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_kubectl_logs_and_exec_through_the_apiserver(node: noderuntime.NodeRuntime,
+                                                           tmp_path: Path) -> None:
+    pki = await asyncio.to_thread(certs.ensure_pki, tmp_path, hostname="localhost")
+    host = Host()
+    kubelet = server.KubeletServer(host, node.runtime, root_dir=tmp_path / "kubelet",
+                                   node_name="kjt-node", node_ip="127.0.0.1",
+                                   client_ca=pki.ca_cert.read_bytes(), address="127.0.0.1",
+                                   port=0)
+    async with open_store(tmp_path) as store:
+        api = apiserver.APIServer(
+            store=store, ssl_context=secureserving.server_ssl_context(pki), port=0,
+            authenticator=authenticator.Authenticator(anonymous=False),
+            kubelet_client=nodeproxy.KubeletClient(
+                cert_file=pki.apiserver_kubelet_client_cert,
+                key_file=pki.apiserver_kubelet_client_key))
+        async with kubelet.running(), api.running():
+            config = tmp_path / "admin.conf"
+            kubeconfig.write_admin_kubeconfig(config, server=f"https://127.0.0.1:{api.port}",
+                                              pki=pki)
+            rest_config = await asyncio.to_thread(rest.load_kubeconfig, config)
+            async with rest.RESTClient(rest_config) as client:
+                await client.create("/api/v1/nodes", {
+                    "apiVersion": "v1", "kind": "Node", "metadata": {"name": "kjt-node"}})
+                await client.patch("/api/v1/nodes/kjt-node/status", {"status": {
+                    "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                    "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet.port}}}})
+                # The ServiceAccount admission wants the namespace's default account.
+                await client.create(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts", {
+                    "apiVersion": "v1", "kind": "ServiceAccount",
+                    "metadata": {"name": "default"}})
+                pod = await client.create(f"/api/v1/namespaces/{NAMESPACE}/pods", {
+                    "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kx"},
+                    "spec": {"nodeName": "kjt-node", "containers": [
+                        {"name": "c", "image": imagebuild.BUSYBOX_IMAGE}]}})
+            await _start_pod(node, host, "kx", ["sh", "-c", "echo from-the-log; sleep 3600"],
+                             uid=pod["metadata"]["uid"])
+
+            code, out, err = await _kubectl(config, "logs", "kx")
+            assert (code, out) == (0, "from-the-log\n"), err
+            code, out, err = await _kubectl(config, "logs", "kx", "--previous")
+            assert code == 1
+            assert err.strip() == ('Error from server (BadRequest): previous terminated '
+                                   'container "c" in pod "kx" not found')
+            code, out, err = await _kubectl(config, "exec", "kx", "--", "sh", "-c",
+                                            "echo hi; exit 3")
+            assert (code, out, err.strip()) == (3, "hi\n", "command terminated with exit code 3")
+            code, out, err = await _kubectl(config, "exec", "-i", "kx", "--", "cat",
+                                            stdin=b"through-stdin\n")
+            assert (code, out) == (0, "through-stdin\n"), err
