@@ -191,7 +191,7 @@ def test_default_profile_has_upstreams_weights() -> None:
     assert [(p.name, w) for p, w in fw.score] == [
         ("TaintToleration", 3), ("NodeAffinity", 2), ("NodeResourcesFit", 1),
         ("PodTopologySpread", 2), ("InterPodAffinity", 2),
-        ("NodeResourcesBalancedAllocation", 1)]
+        ("NodeResourcesBalancedAllocation", 1), ("ImageLocality", 1)]
     assert [p.name for p in fw.filter] == [
         "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts",
         "NodeResourcesFit", "VolumeRestrictions", "VolumeBinding", "VolumeZone",

@@ -16,6 +16,7 @@ from typing import Any
 from kajitori.scheduler.plugins import (
     defaultbinder,
     defaultpreemption,
+    imagelocality,
     interpodaffinity,
     nodeaffinity,
     nodename,
@@ -50,10 +51,10 @@ IN_TREE: dict[str, Factory] = {
     volumerestrictions.NAME: volumerestrictions.VolumeRestrictions,
     volumebinding.NAME: volumebinding.VolumeBinding,
     volumezone.NAME: volumezone.VolumeZone,
+    imagelocality.NAME: imagelocality.ImageLocality,
 }
 
-NOT_BUILT = frozenset({"SchedulingGates", "NodeVolumeLimits", "ImageLocality",
-                       "DynamicResources"})
+NOT_BUILT = frozenset({"SchedulingGates", "NodeVolumeLimits", "DynamicResources"})
 
 DEFAULT_MULTI_POINT: list[tuple[str, int]] = [
     ("SchedulingGates", 0),
@@ -72,7 +73,7 @@ DEFAULT_MULTI_POINT: list[tuple[str, int]] = [
     (interpodaffinity.NAME, 2),
     (defaultpreemption.NAME, 0),
     (noderesourcesbalancedallocation.NAME, 1),
-    ("ImageLocality", 1),
+    (imagelocality.NAME, 1),
     (defaultbinder.NAME, 0),
 ]
 """Weights are those of score plugins; 0 where a plugin does not score."""
