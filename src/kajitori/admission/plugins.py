@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kajitori.admission import (
+    defaultstorageclass,
     defaulttolerationseconds,
     limitranger,
     namespacelifecycle,
@@ -23,6 +24,7 @@ Obj = dict[str, Any]
 
 def default_chain(*, get_namespace: Callable[[str], Awaitable[Obj | None]],
                   list_priority_classes: Callable[[], Awaitable[list[Obj]]],
+                  list_storage_classes: Callable[[], Awaitable[list[Obj]]],
                   list_limit_ranges: Callable[[str], Awaitable[list[Obj]]],
                   list_quotas: Callable[[str], Awaitable[list[Obj]]],
                   update_quota_status: Callable[[Obj], Awaitable[None]]) -> Chain:
@@ -33,6 +35,7 @@ def default_chain(*, get_namespace: Callable[[str], Awaitable[Obj | None]],
         limitranger.LimitRanger(list_limit_ranges=list_limit_ranges),
         priority.Priority(list_priority_classes=list_priority_classes),
         defaulttolerationseconds.DefaultTolerationSeconds(),
+        defaultstorageclass.DefaultStorageClass(list_storage_classes=list_storage_classes),
         resourcequota.ResourceQuota(list_quotas=list_quotas,
                                     update_quota_status=update_quota_status),
     ])

@@ -114,6 +114,7 @@ class APIServer:
         self.admission = plugins.default_chain(
             get_namespace=self._get_namespace,
             list_priority_classes=self._list_priority_classes,
+            list_storage_classes=self._list_storage_classes,
             list_limit_ranges=self._list_limit_ranges, list_quotas=self._list_quotas,
             update_quota_status=self._update_quota_status)
         self.service_allocator = serviceallocator.ServiceAllocator(
@@ -194,6 +195,9 @@ class APIServer:
 
     async def _list_priority_classes(self) -> list[Obj]:
         return (await self.store.list("/registry/scheduling.k8s.io/priorityclasses/")).items
+
+    async def _list_storage_classes(self) -> list[Obj]:
+        return (await self.store.list("/registry/storage.k8s.io/storageclasses/")).items
 
     async def _list_limit_ranges(self, namespace: str) -> list[Obj]:
         return (await self.store.list(f"/registry/limitranges/{namespace}/")).items
