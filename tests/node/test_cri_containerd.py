@@ -3,14 +3,18 @@ registry, and a kubelet reconnecting to what it left running."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import os
+import signal
+import sys
 from pathlib import Path
 
 import noderuntime
 import pytest
 from cri_api.v1 import api_pb2
 
-from kajitori.kubelet import cri, imagebuild, runtime
+from kajitori.kubelet import containerd, cri, imagebuild, images, runtime
 
 pytestmark = pytest.mark.node
 
@@ -103,3 +107,79 @@ async def test_a_new_connection_finds_running_containers(
             labels={runtime.POD_UID_LABEL: config.metadata.uid})
         assert [c.id for c in await second.list_containers(sandbox_id=sandbox.id)] == [
             container_id]
+
+
+async def test_pull_through_a_mirror_of_registries_yaml(node: noderuntime.NodeRuntime,
+                                                        registry: noderuntime.Registry) -> None:
+    registry.push(node.busybox.oci_archive, "kjt/mirrored:v1")
+    hosts_dir = containerd.ContainerdSettings(root=node.root).hosts_dir
+    mirrors = {"mirrors": {"kjt-mirrored.invalid": {"endpoint": [f"http://{registry.host}"]}}}
+    for name, text in containerd.registry_hosts(mirrors).items():
+        (hosts_dir / name).mkdir(parents=True)
+        (hosts_dir / name / "hosts.toml").write_text(text)
+    # containerd reads hosts.toml on each pull: no restart.
+    ref = "kjt-mirrored.invalid/kjt/mirrored:v1"
+    assert await node.runtime.pull_image(ref) == node.busybox.config_digest
+
+
+async def test_image_puller_pulls_and_reports(node: noderuntime.NodeRuntime,
+                                              registry: noderuntime.Registry) -> None:
+    registry.push(node.busybox.oci_archive, "kjt/puller:v1")
+
+    class NoSecrets:
+        async def secret(self, namespace: str, name: str) -> None:
+            return None
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.reasons: list[str] = []
+
+        def event(self, obj: object, type_: str, reason: str, message: str) -> None:
+            self.reasons.append(reason)
+
+    recorder = Recorder()
+    puller = images.ImagePuller(node.runtime, recorder=recorder, lookup=NoSecrets())
+    pod = {"metadata": {"name": "p", "namespace": "default", "uid": "kjt-puller"}, "spec": {}}
+    image = f"{registry.host}/kjt/puller:v1"
+    assert await puller.ensure_image(pod, {"name": "c", "image": image}) == (
+        node.busybox.config_digest)
+    with pytest.raises(images.ImagePullError) as raised:
+        await puller.ensure_image(pod, {"name": "c", "image": f"{registry.host}/kjt/gone:v1"})
+    assert raised.value.reason == "ErrImagePull"
+    assert raised.value.message.startswith("rpc error: code = NotFound desc = failed to pull")
+    assert recorder.reasons == ["Pulling", "Pulled", "Pulling", "Failed", "Failed"]
+
+
+async def test_builtin_images_are_imported_once(node: noderuntime.NodeRuntime) -> None:
+    assert await containerd.ensure_builtin_images(node.socket) == []
+    tags = {tag for image in await node.runtime.list_images() for tag in image.repo_tags}
+    assert {imagebuild.PAUSE_IMAGE, imagebuild.BUSYBOX_IMAGE} <= tags
+
+
+KUBELET_STAND_IN = """
+import asyncio, sys
+from pathlib import Path
+from kajitori.kubelet import containerd
+daemon = asyncio.run(containerd.start(containerd.ContainerdSettings(root=Path(sys.argv[1]))))
+print(daemon.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+async def test_containerd_outlives_a_killed_kubelet(tmp_path: Path) -> None:
+    """A kubelet killed with its whole process group leaves containerd running; the next one
+    adopts it."""
+    kubelet = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KUBELET_STAND_IN, str(tmp_path), stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, start_new_session=True)
+    assert kubelet.stdout is not None
+    pid = int(await kubelet.stdout.readline())
+    settings = containerd.ContainerdSettings(root=tmp_path)
+    try:
+        os.killpg(kubelet.pid, signal.SIGKILL)
+        await kubelet.wait()
+        adopted = await containerd.start(settings)
+        assert (adopted.adopted, adopted.pid) == (True, pid)
+    finally:
+        await containerd.Containerd(settings.socket, pid, adopted=True).stop()
+    assert not await containerd.answers(settings.socket)
