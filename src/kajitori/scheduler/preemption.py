@@ -102,7 +102,8 @@ def filter_pods_with_pdb_violation(pods: list[types.PodInfo], budgets: list[Disr
     order. Each pod a budget selects (and has not already recorded as disrupted) uses one of
     its allowed disruptions; a pod is violating once one of its budgets goes below zero."""
     allowed = [b.disruptions_allowed for b in budgets]
-    violating, non_violating = [], []
+    violating: list[types.PodInfo] = []
+    non_violating: list[types.PodInfo] = []
     for pod in pods:
         violated = False
         if pod.labels:

@@ -363,15 +363,15 @@ class Scheduler:
             return
         self.queue.nominator.delete_nominated(pod.key)
         self.cache.assume_pod(pod, result.node_name)
-        status = fw.run_reserve(state, pod, result.node_name)
-        if status is not None:
+        reserved = fw.run_reserve(state, pod, result.node_name)
+        if reserved is not None:
             fw.run_unreserve(state, pod, result.node_name)
             self.cache.forget_pod(pod.key)
-            info.unschedulable_plugins = {status.plugin} if status.is_rejected else set()
+            info.unschedulable_plugins = {reserved.plugin} if reserved.is_rejected else set()
             await self.handle_failure(fw, info, cycle, reason=REASON_UNSCHEDULABLE
-                                      if status.is_rejected else REASON_SCHEDULER_ERROR,
-                                      message=f'running Reserve plugin "{status.plugin}": '
-                                              f"{status.message}", nominated=None)
+                                      if reserved.is_rejected else REASON_SCHEDULER_ERROR,
+                                      message=f'running Reserve plugin "{reserved.plugin}": '
+                                              f"{reserved.message}", nominated=None)
             return
         if self._bindings is None or self._group is None:
             await self.binding_cycle(fw, state, info, result.node_name, cycle)

@@ -562,10 +562,10 @@ class VolumeBinding:
                 raise BindingError(f'provisioning failed for PVC "{meta.name(pvc)}"')
             volume_name = (latest.get("spec") or {}).get("volumeName")
             if volume_name:
-                pv = self._get("", "persistentvolumes", "", volume_name)
-                if pv is None:
+                provisioned = self._get("", "persistentvolumes", "", volume_name)
+                if provisioned is None:
                     return False
-                if not volume_node_affinity_matches(pv, node_labels, node_name):
+                if not volume_node_affinity_matches(provisioned, node_labels, node_name):
                     raise BindingError(f'pv "{volume_name}" node affinity doesn\'t match node '
                                        f'"{node_name}"')
             if not is_fully_bound(latest):
