@@ -33,6 +33,8 @@ pytestmark = pytest.mark.node
 
 NAMESPACE = "default"
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
+SERVE_HTTP = ("echo from-the-log; mkdir /www; echo pf-ok > /www/index.html; "
+              "httpd -p 8080 -h /www; sleep 3600")
 V5 = "v5.channel.k8s.io"
 
 
@@ -258,7 +260,10 @@ async def test_kubectl_logs_and_exec_through_the_apiserver(node: noderuntime.Nod
                     "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kx"},
                     "spec": {"nodeName": "kjt-node", "containers": [
                         {"name": "c", "image": imagebuild.BUSYBOX_IMAGE}]}})
-            await _start_pod(node, host, "kx", ["sh", "-c", "echo from-the-log; sleep 3600"],
+                # kubectl port-forward wants a Running pod.
+                await client.patch(f"/api/v1/namespaces/{NAMESPACE}/pods/kx/status",
+                                   {"status": {"phase": "Running"}})
+            await _start_pod(node, host, "kx", ["sh", "-c", SERVE_HTTP],
                              uid=pod["metadata"]["uid"])
 
             code, out, err = await _kubectl(config, "logs", "kx")
@@ -273,3 +278,26 @@ async def test_kubectl_logs_and_exec_through_the_apiserver(node: noderuntime.Nod
             code, out, err = await _kubectl(config, "exec", "-i", "kx", "--", "cat",
                                             stdin=b"through-stdin\n")
             assert (code, out) == (0, "through-stdin\n"), err
+            assert await _port_forward_get(config, "kx", 8080) == b"pf-ok\n"
+
+
+async def _port_forward_get(kubeconfig: Path, pod: str, port: int) -> bytes:
+    """`kubectl port-forward pod :port`, then one HTTP GET through it."""
+    process = await asyncio.create_subprocess_exec(
+        KUBECTL, f"--kubeconfig={kubeconfig}", "port-forward", pod, f":{port}",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "HOME": str(kubeconfig.parent)})
+    try:
+        assert process.stdout is not None
+        line = (await process.stdout.readline()).decode()
+        # Forwarding from 127.0.0.1:41234 -> 8080
+        local = int(line.split("127.0.0.1:")[1].split()[0])
+        reader, writer = await asyncio.open_connection("127.0.0.1", local)
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        return answer.split(b"\r\n\r\n", 1)[1]
+    finally:
+        process.terminate()
+        await process.wait()
