@@ -14,7 +14,7 @@ import noderuntime
 import pytest
 from cri_api.v1 import api_pb2
 
-from kajitori.kubelet import containerd, cri, imagebuild, images, runtime
+from kajitori.kubelet import cni, containerd, cri, imagebuild, images, runtime
 
 pytestmark = pytest.mark.node
 
@@ -183,3 +183,13 @@ async def test_containerd_outlives_a_killed_kubelet(tmp_path: Path) -> None:
     finally:
         await containerd.Containerd(settings.socket, pid, adopted=True).stop()
     assert not await containerd.answers(settings.socket)
+
+
+async def test_service_cidr_route_stays_on_the_bridge(node: noderuntime.NodeRuntime) -> None:
+    service_cidr = "10.96.250.0/24"  # a slice of the service CIDR no other test routes
+    await cni.ensure_service_route(service_cidr, node.pod_cidr, bridge=node.bridge)
+    await cni.ensure_service_route(service_cidr, node.pod_cidr, bridge=node.bridge)
+    ip = await asyncio.create_subprocess_exec("ip", "route", "show", service_cidr,
+                                              stdout=asyncio.subprocess.PIPE)
+    route = (await ip.communicate())[0].decode().split()
+    assert route == [service_cidr, "dev", node.bridge, "scope", "link", "src", "10.42.250.1"]
