@@ -62,6 +62,7 @@ PROVISIONING_SUCCEEDED = "ProvisioningSucceeded"
 PROVISIONING_SUCCEEDED_MESSAGE = "Successfully provisioned volume {volume}"
 PROVISIONING_FAILED = "ProvisioningFailed"
 PROVISIONING_FAILED_MESSAGE = 'failed to provision volume with StorageClass "{cls}": {error}'
+NO_TARGET_NODE_MESSAGE = 'failed to get target node: nodes "{node}" not found'
 NO_NODE_ERROR = "configuration error, no node was specified"
 
 
@@ -170,7 +171,8 @@ class LocalPathProvisioner:
             return
         node = self.nodes.cache.get(node_name)
         if node is None:
-            self._failed(claim, class_name, f'nodes "{node_name}" not found')
+            self.recorder.event(claim, events.WARNING, PROVISIONING_FAILED,
+                                NO_TARGET_NODE_MESSAGE.format(node=node_name))
             return
         self.recorder.event(claim, events.NORMAL, PROVISIONING,
                             PROVISIONING_MESSAGE.format(claim=key))
