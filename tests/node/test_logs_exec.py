@@ -301,3 +301,14 @@ async def _port_forward_get(kubeconfig: Path, pod: str, port: int) -> bytes:
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_attach_reaches_the_containers_stdin_and_stdout(node: noderuntime.NodeRuntime,
+                                                              tmp_path: Path) -> None:
+    async with kubelet_api(node, tmp_path) as (host, session, base):
+        await _start_pod(node, host, "att", ["cat"])
+        async with session.ws_connect(f"{base}/attach/default/att/c?stdin=1&stdout=1&stderr=1",
+                                      protocols=(V5,)) as ws:
+            await ws.send_bytes(b"\x00ping\n")
+            msg = await ws.receive()
+            assert msg.data == b"\x01ping\n"
