@@ -164,17 +164,17 @@ def test_previous_names_the_last_terminated_container() -> None:
 def test_previous_without_a_terminated_container_is_refused() -> None:
     pod = pod_with({"containerID": "containerd://new", "state": {"running": {}}})
     with pytest.raises(logs.LogError,
-                       match='^previous terminated container "c" in pod "p" not found$'):
+                       match=r'^previous terminated container "c" in pod "p" not found$'):
         logs.log_container_id(pod, "c", previous=True)
 
 
 def test_waiting_container_is_refused_with_its_reason() -> None:
     pod = pod_with({"state": {"waiting": {"reason": "ContainerCreating"}}})
-    with pytest.raises(logs.LogError, match='^container "c" in pod "p" is waiting to start: '
-                                            'ContainerCreating$'):
+    with pytest.raises(logs.LogError, match=r'^container "c" in pod "p" is waiting to start: '
+                                            r'ContainerCreating$'):
         logs.log_container_id(pod, "c", previous=False)
     pod = pod_with({"state": {"waiting": {"reason": "ImagePullBackOff"}}})
-    with pytest.raises(logs.LogError, match="trying and failing to pull image$"):
+    with pytest.raises(logs.LogError, match=r"trying and failing to pull image$"):
         logs.log_container_id(pod, "c", previous=False)
 
 
@@ -188,5 +188,5 @@ def test_crash_looping_container_shows_its_last_run() -> None:
 
 
 def test_unknown_container_is_not_available() -> None:
-    with pytest.raises(logs.LogError, match='^container "x" in pod "p" is not available$'):
+    with pytest.raises(logs.LogError, match=r'^container "x" in pod "p" is not available$'):
         logs.log_container_id(pod_with({}), "x", previous=False)
