@@ -94,6 +94,12 @@ class KubeletSettings:
     interface, as upstream's `ChooseHostInterface`."""
     register_node: bool = True
     """`registerNode`: create the Node at start."""
+    cni_bridge: str = "kjt0"
+    """Kajitori's own: the Linux bridge of the pod network (`kajitori.kubelet.cni`) when the
+    kubelet starts containerd itself; tests give each node a unique `kjt*` name."""
+    service_cluster_ip_range: str = "10.96.0.0/12"
+    """Kajitori's own (the apiserver's `--service-cluster-ip-range`): routed to the pod bridge
+    on the host, so a ClusterIP never leaves the machine by its default route."""
 
     @property
     def pods_dir(self) -> Path:

@@ -1,0 +1,187 @@
+"""The kubelet: one node's agent, from containerd up to the Node, its Lease and its pods.
+
+Mirrors `pkg/kubelet/kubelet.go` (`NewMainKubelet` wiring the managers, `Run` starting them):
+`run()` connects to the container runtime (starting containerd under the root dir unless
+`container_runtime_endpoint` names one, `kajitori.kubelet.containerd`), imports the built-in
+images so an offline node runs pods, and then runs, all in one TaskGroup until cancelled:
+- the event recorder (`component: kubelet`, `host: <node>`);
+- the node status manager (`nodestatus`): registration, status posts, and the pod network once
+  the node IPAM controller gives the Node a podCIDR (`cni`: conflist, bridge, service route;
+  CRI UpdateRuntimeConfig), after which containerd reports NetworkReady and the node Ready;
+- the Lease heartbeat (`kajitori.client.nodelease`), once the Node exists (it owns the Lease);
+- the pod workers (`podworker`: one sync at a time per pod), adopting the sandboxes and
+  containers an earlier kubelet left running first, the status manager (`statusmanager`), the
+  prober (`prober`), fed by the pod sources: the API's pods of this node (`podsource`) and the
+  static pods (`staticpods`);
+- the kubelet's HTTPS server (`server`: logs, exec, attach, port-forward for the apiserver).
+
+Stopping the kubelet (cancellation, SIGTERM, kill -9) leaves containerd and the pods running:
+the next kubelet adopts them, as upstream's does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+from kajitori.api import meta
+from kajitori.client import events, nodelease, rest
+from kajitori.kubelet import (
+    cni,
+    containerd,
+    cri,
+    images,
+    lookup,
+    nodestatus,
+    podsource,
+    podworker,
+    prober,
+    server,
+    staticpods,
+    statusmanager,
+    volumes,
+)
+from kajitori.kubelet import settings as settings_
+
+Obj = dict[str, Any]
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "kubelet"
+
+
+class Kubelet:
+    """The kubelet of one node over a connected runtime; `run()` until cancelled.
+
+    `cni_conf_dir` is where containerd reads its CNI config when the kubelet runs containerd
+    itself; None for a runtime someone else configured (then only its UpdateRuntimeConfig is
+    told the podCIDR). Also the server's `HostInterface`: the pods it runs, by name."""
+
+    def __init__(self, client: rest.RESTClient, runtime: cri.CRIRuntime, *,
+                 settings: settings_.KubeletSettings, client_ca: bytes,
+                 cni_conf_dir: Path | None) -> None:
+        self._client = client
+        self._runtime = runtime
+        self._settings = settings
+        self._cni_conf_dir = cni_conf_dir
+        name = settings.node_name
+        self.recorder = events.EventRecorder(client, component=COMPONENT, host=name)
+        self.lookup = lookup.APIObjectLookup(client)
+        self.images = images.ImagePuller(
+            runtime, recorder=self.recorder, lookup=self.lookup,
+            serialize=settings.serialize_image_pulls,
+            backoff_initial=settings.image_pull_backoff_initial,
+            backoff_max=settings.image_pull_backoff_max)
+        self.volumes = volumes.VolumeManager(settings.root_dir, lookup=self.lookup)
+        self.status_manager = statusmanager.StatusManager(client)
+        self.prober = prober.ProbeManager(
+            runtime, recorder=self.recorder,
+            on_liveness_failure=lambda uid, container: self.workers.on_liveness_failure(
+                uid, container),
+            on_change=lambda uid: self.workers.on_probe_change(uid))
+        self.workers = podworker.PodWorkers(
+            runtime, self.images, volumes=self.volumes, prober=self.prober,
+            lookup=self.lookup, status_manager=self.status_manager, recorder=self.recorder,
+            settings=settings)
+        self.node_status = nodestatus.NodeStatusManager(
+            client, runtime, runtime, settings=settings, recorder=self.recorder,
+            on_pod_cidr=self.configure_pod_cidr, node_ip=settings.node_ip)
+        self.source = podsource.PodSource(
+            client, node_name=name, updates=self.workers,
+            on_mirror_change=lambda: self.static_pods.mirror_changed())
+        self.static_pods = staticpods.StaticPods(
+            client, node_name=name, manifest_dir=settings.pod_manifest_path,
+            updates=self.workers, mirror_lookup=self.source.mirror_pod,
+            node_uid=self._node_uid, file_check_frequency=settings.file_check_frequency)
+        self.leases = nodelease.NodeLeaseController(client, settings=nodelease.NodeLeaseSettings(
+            node_lease_duration_seconds=settings.node_lease_duration_seconds,
+            renew_interval=settings.node_lease_duration_seconds / 4,
+            concurrent_lease_renewals=1))
+        self.server = server.KubeletServer(
+            self, runtime, root_dir=settings.root_dir, node_name=name,
+            node_ip=settings.node_ip, client_ca=client_ca, address=settings.address,
+            port=settings.port)
+
+    def _node_uid(self) -> str:
+        return meta.uid(self.node_status.node) if self.node_status.node else ""
+
+    async def configure_pod_cidr(self, pod_cidr: str) -> None:
+        """The pod network for the Node's podCIDR (upstream's `updatePodCIDR`): the CNI
+        conflist containerd picks up (when it is ours), then CRI UpdateRuntimeConfig."""
+        log.info("updating the pod CIDR to %s", pod_cidr)
+        if self._cni_conf_dir is not None:
+            await asyncio.to_thread(
+                cni.write_conflist, self._cni_conf_dir, pod_cidr,
+                ipam_dir=self._settings.root_dir / "cni" / "ipam",
+                bridge=self._settings.cni_bridge)
+            await cni.ensure_service_route(self._settings.service_cluster_ip_range, pod_cidr,
+                                           bridge=self._settings.cni_bridge)
+        await self._runtime.update_runtime_config(pod_cidr)
+
+    # --- server.HostInterface --------------------------------------------------------------
+
+    def get_pod_by_name(self, namespace: str, name: str) -> Obj | None:
+        for pod in self.static_pods.pods:
+            if meta.namespace(pod) == namespace and meta.name(pod) == name:
+                mirror = self.source.mirror_pod(namespace, name)
+                return {**pod, "status": (mirror or {}).get("status") or {}}
+        pod = self.source.pods.cache.get(f"{namespace}/{name}")
+        if pod is None or staticpods.is_mirror_pod(pod):
+            return None
+        return pod
+
+    def get_pods(self) -> list[Obj]:
+        found = [pod for pod in self.source.pods.cache.list()
+                 if not staticpods.is_mirror_pod(pod)]
+        return found + [self.get_pod_by_name(meta.namespace(pod), meta.name(pod)) or pod
+                        for pod in self.static_pods.pods]
+
+    # --- the whole -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Everything until cancelled; a component's bug (an exception it does not handle)
+        ends them all."""
+        await asyncio.to_thread(self._settings.pod_manifest_path.mkdir, parents=True,
+                                exist_ok=True)
+        async with self.server.running(), asyncio.TaskGroup() as group:
+            group.create_task(self.recorder.run(), name="events")
+            group.create_task(self.node_status.run(), name="node-status")
+            await self.node_status.registered.wait()
+            self.leases.add(self._settings.node_name, self._node_uid())
+            group.create_task(self.leases.run(), name="node-lease")
+            await self.workers.adopt()
+            group.create_task(self.status_manager.run(), name="status-manager")
+            group.create_task(self.prober.run(), name="prober")
+            group.create_task(self.workers.run(), name="pod-workers")
+            group.create_task(self.source.run(), name="pod-source")
+            group.create_task(self.static_pods.run(), name="static-pods")
+            log.info("kubelet for node %s running (server on port %d)",
+                     self._settings.node_name, self.server.port)
+
+
+async def run(*, kubeconfig: Path, settings: settings_.KubeletSettings) -> None:
+    """Run the kubelet against the cluster `kubeconfig` points at until cancelled. Raises the
+    kubeconfig's loading errors and RuntimeError when containerd cannot be started."""
+    config = await asyncio.to_thread(rest.load_kubeconfig, kubeconfig)
+    client_ca = await asyncio.to_thread(rest.cluster_ca, kubeconfig)
+    if not settings.node_ip:
+        settings = dataclasses.replace(settings, node_ip=nodestatus.default_node_ip())
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(rest.RESTClient(config))
+        socket = settings.container_runtime_endpoint
+        cni_conf_dir = None
+        if not socket:
+            runtime_settings = containerd.ContainerdSettings(root=settings.root_dir)
+            daemon = await stack.enter_async_context(containerd.serve(runtime_settings))
+            socket, cni_conf_dir = daemon.socket, runtime_settings.cni_conf_dir
+        imported = await containerd.ensure_builtin_images(socket)
+        if imported:
+            log.info("imported the built-in images %s", ", ".join(imported))
+        runtime = await stack.enter_async_context(cri.CRIRuntime(socket))
+        kubelet = Kubelet(client, runtime, settings=settings, client_ca=client_ca.encode(),
+                          cni_conf_dir=cni_conf_dir)
+        await kubelet.run()
