@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Awaitable, Callable
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import grpc
 from cri_api.v1 import api_pb2, api_pb2_grpc
@@ -53,8 +53,10 @@ class CRIRuntime:
             f"unix://{socket}",
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_SIZE),
                      ("grpc.max_send_message_length", MAX_MESSAGE_SIZE)])
-        self._runtime = api_pb2_grpc.RuntimeServiceStub(self._channel)
-        self._images = api_pb2_grpc.ImageServiceStub(self._channel)
+        # The generated stubs carry no annotations: every call returns Any, cast below.
+        stubs = api_pb2_grpc
+        self._runtime = stubs.RuntimeServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._images = stubs.ImageServiceStub(self._channel)  # type: ignore[no-untyped-call]
 
     async def __aenter__(self) -> Self:
         return self
@@ -76,13 +78,13 @@ class CRIRuntime:
     # RuntimeService
 
     async def version(self) -> api_pb2.VersionResponse:
-        return await self._call(self._runtime.Version,
-                                api_pb2.VersionRequest(version=CRI_API_VERSION),
-                                deadline=self._quick)
+        return cast(api_pb2.VersionResponse, await self._call(
+            self._runtime.Version, api_pb2.VersionRequest(version=CRI_API_VERSION),
+            deadline=self._quick))
 
     async def status(self) -> api_pb2.StatusResponse:
-        return await self._call(self._runtime.Status, api_pb2.StatusRequest(verbose=False),
-                                deadline=self._quick)
+        return cast(api_pb2.StatusResponse, await self._call(
+            self._runtime.Status, api_pb2.StatusRequest(verbose=False), deadline=self._quick))
 
     async def run_pod_sandbox(self, config: api_pb2.PodSandboxConfig, *,
                               runtime_handler: str = "") -> str:
@@ -106,7 +108,7 @@ class CRIRuntime:
         resp = await self._call(self._runtime.PodSandboxStatus,
                                 api_pb2.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id),
                                 deadline=self._quick)
-        return resp.status
+        return cast(api_pb2.PodSandboxStatus, resp.status)
 
     async def list_pod_sandboxes(self, *, labels: dict[str, str] | None = None
                                  ) -> list[api_pb2.PodSandbox]:
@@ -157,15 +159,15 @@ class CRIRuntime:
         resp = await self._call(self._runtime.ContainerStatus,
                                 api_pb2.ContainerStatusRequest(container_id=container_id),
                                 deadline=self._quick)
-        return resp.status
+        return cast(api_pb2.ContainerStatus, resp.status)
 
     async def exec_sync(self, container_id: str, cmd: list[str], *,
                         run_seconds: int = 0) -> api_pb2.ExecSyncResponse:
         """Runs `cmd` to its end; with `run_seconds` 0 there is no deadline (as upstream)."""
-        return await self._call(
+        return cast(api_pb2.ExecSyncResponse, await self._call(
             self._runtime.ExecSync,
             api_pb2.ExecSyncRequest(container_id=container_id, cmd=cmd, timeout=run_seconds),
-            deadline=run_seconds + self._request if run_seconds else None)
+            deadline=run_seconds + self._request if run_seconds else None))
 
     async def exec(self, request: api_pb2.ExecRequest) -> str:
         resp = await self._call(self._runtime.Exec, request, deadline=self._request)
@@ -226,5 +228,5 @@ class CRIRuntime:
                          deadline=self._request)
 
     async def image_fs_info(self) -> api_pb2.ImageFsInfoResponse:
-        return await self._call(self._images.ImageFsInfo, api_pb2.ImageFsInfoRequest(),
-                                deadline=self._quick)
+        return cast(api_pb2.ImageFsInfoResponse, await self._call(
+            self._images.ImageFsInfo, api_pb2.ImageFsInfoRequest(), deadline=self._quick))

@@ -152,8 +152,7 @@ def layer_tar(recipe: Recipe) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name in sorted(entries):
-            content = data.get(name)
-            tar.addfile(entries[name], io.BytesIO(content) if content is not None else None)
+            tar.addfile(entries[name], io.BytesIO(data[name]) if name in data else None)
     return out.getvalue()
 
 

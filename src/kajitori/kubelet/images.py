@@ -437,7 +437,8 @@ class ImagePuller:
                         ) -> tuple[str, int, float]:
         started = self._clock()
         failures: list[CRIError] = []
-        for auth in auths or [None]:
+        tries: list[api_pb2.AuthConfig | None] = [*auths] or [None]
+        for auth in tries:
             try:
                 image_ref = await self._images.pull_image(image, auth=auth,
                                                           sandbox_config=sandbox_config)
