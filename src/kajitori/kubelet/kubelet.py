@@ -125,20 +125,27 @@ class Kubelet:
     # --- server.HostInterface --------------------------------------------------------------
 
     def get_pod_by_name(self, namespace: str, name: str) -> Obj | None:
-        for pod in self.static_pods.pods:
-            if meta.namespace(pod) == namespace and meta.name(pod) == name:
-                mirror = self.source.mirror_pod(namespace, name)
-                return {**pod, "status": (mirror or {}).get("status") or {}}
-        pod = self.source.pods.cache.get(f"{namespace}/{name}")
-        if pod is None or staticpods.is_mirror_pod(pod):
-            return None
-        return pod
+        pod = next((p for p in self.static_pods.pods
+                    if meta.namespace(p) == namespace and meta.name(p) == name), None)
+        if pod is None:
+            pod = self.source.pods.cache.get(f"{namespace}/{name}")
+            if pod is None or staticpods.is_mirror_pod(pod):
+                return None
+        return self._with_latest_status(pod)
+
+    def _with_latest_status(self, pod: Obj) -> Obj:
+        """`pod` with the status the kubelet computed last (the status manager's), else the
+        one the API holds (a static pod's is on its mirror)."""
+        status = self.status_manager.pod_status(meta.uid(pod))
+        if status is None and staticpods.is_static_pod(pod):
+            mirror = self.source.mirror_pod(meta.namespace(pod), meta.name(pod))
+            status = (mirror or {}).get("status")
+        return {**pod, "status": status or pod.get("status") or {}}
 
     def get_pods(self) -> list[Obj]:
         found = [pod for pod in self.source.pods.cache.list()
                  if not staticpods.is_mirror_pod(pod)]
-        return found + [self.get_pod_by_name(meta.namespace(pod), meta.name(pod)) or pod
-                        for pod in self.static_pods.pods]
+        return [self._with_latest_status(pod) for pod in [*found, *self.static_pods.pods]]
 
     # --- the whole -----------------------------------------------------------------------
 
