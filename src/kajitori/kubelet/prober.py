@@ -16,7 +16,7 @@ Departures from upstream: the first probe of a new container runs as soon as its
 initialDelaySeconds have passed rather than on the worker's next tick (upstream's readiness
 probe gets there through the manual trigger of UpdatePodStatus; here every kind does, which is
 one of the timings upstream can show); a stopped container's worker waits for the next
-`update_container` instead of ticking. Probe exec commands are not `$(VAR)`-expanded yet.
+`update_container` instead of ticking.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 from kajitori.api import meta
 from kajitori.client import clock as clock_
 from kajitori.client import events
-from kajitori.kubelet import probes, runtime
+from kajitori.kubelet import envvars, probes, runtime
 
 Obj = dict[str, Any]
 
@@ -97,6 +97,16 @@ def probed_containers(pod: Obj) -> list[Obj]:
     return sidecars + list(spec.get("containers") or [])
 
 
+def expand_static(action: Obj, container: Obj) -> list[str]:
+    """An exec probe's command with `$(VAR)` references to the container's `env` expanded,
+    the static `value`s only (upstream's ExpandContainerCommandOnlyStatic: the prober has no
+    ConfigMaps, Secrets or downward API at hand; a `valueFrom` variable expands to "")."""
+    values = {env.get("name", ""): str(env.get("value", ""))
+              for env in container.get("env") or []}
+    mapping = envvars.mapping_for(values)
+    return [envvars.expand(str(part), mapping) for part in action.get("command") or []]
+
+
 async def run_probe(cri: runtime.RuntimeService, probe_type: ProbeType, pod: Obj,
                     container: Obj, *, container_id: str, pod_ip: str,
                     recorder: events.EventRecorder) -> bool | None:
@@ -136,7 +146,7 @@ async def _run_once(cri: runtime.RuntimeService, spec: Obj, container: Obj, *,
     timeout = int(spec.get("timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS)
     try:
         if (action := spec.get("exec")) is not None:
-            return await probes.probe_exec(cri, container_id, list(action.get("command") or []),
+            return await probes.probe_exec(cri, container_id, expand_static(action, container),
                                            timeout_seconds=timeout)
         if (action := spec.get("httpGet")) is not None:
             request = probes.new_request_for_http_get_action(

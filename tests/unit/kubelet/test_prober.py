@@ -321,3 +321,14 @@ async def test_repeated_updates_of_the_same_container_do_not_hurry_probes() -> N
                                    started_at=started)
         await settle()
         assert h.cri.ran("alive") == 1
+
+
+async def test_exec_command_expands_static_env_values_only() -> None:
+    pod = pod_with(livenessProbe=exec_probe("cat $(FILE) $(FROM_SECRET) $(MISSING)"))
+    pod["spec"]["containers"][0]["env"] = [
+        {"name": "FILE", "value": "/tmp/healthy"},
+        {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]
+    async with running(pod) as h:
+        h.start()
+        await settle()
+        assert h.cri.calls == [("c1", "cat /tmp/healthy  $(MISSING)", 1)]
