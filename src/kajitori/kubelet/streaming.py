@@ -31,8 +31,9 @@ import logging
 import struct
 import urllib.parse
 import zlib
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -241,12 +242,14 @@ class StreamOptions:
     tty: bool
 
     @classmethod
-    def from_query(cls, query: dict[str, str] | object) -> StreamOptions:
-        get = getattr(query, "get")  # noqa: B009 - aiohttp's MultiDictProxy or a dict
+    def from_query(cls, query: Mapping[str, str]) -> StreamOptions:
+        """From the kubelet's query (`1` as the apiserver writes them, or `true`); stderr is
+        merged into stdout with a TTY, so never asked for then."""
         truthy = ("1", "true", "True")
-        tty = get("tty", "") in truthy
-        return cls(stdin=get("stdin", "") in truthy, stdout=get("stdout", "") in truthy,
-                   stderr=get("stderr", "") in truthy and not tty, tty=tty)
+        tty = query.get("tty", "") in truthy
+        return cls(stdin=query.get("stdin", "") in truthy,
+                   stdout=query.get("stdout", "") in truthy,
+                   stderr=query.get("stderr", "") in truthy and not tty, tty=tty)
 
 
 def failure_status(message: str, *, reason: str = "InternalError") -> bytes:
@@ -354,15 +357,16 @@ async def bridge_port_forward(ws: web.WebSocketResponse, url: str) -> None:
         await ws.close(code=NORMAL_CLOSURE)
 
 
-async def _first_completed(coroutines: Iterable[object]) -> None:
-    """Run the copies until one ends (its side closed), then cancel the others."""
-    tasks = [asyncio.ensure_future(c) for c in coroutines]  # type: ignore[arg-type]
+async def _first_completed(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run the copies until one ends (its side closed), then cancel the others. A copy that
+    failed other than by a dropped connection raises here."""
+    tasks = [asyncio.create_task(c) for c in coroutines]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            if not task.cancelled() and task.exception() is not None and \
-                    not isinstance(task.exception(), ConnectionError):
-                raise task.exception()  # type: ignore[misc]
+            error = task.exception()
+            if error is not None and not isinstance(error, ConnectionError):
+                raise error
     finally:
         for task in tasks:
             task.cancel()
