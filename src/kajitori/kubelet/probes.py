@@ -174,7 +174,8 @@ async def http_get(request: HTTPGetRequest, *, timeout_seconds: float | None
     async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
         try:
             async with asyncio.timeout(timeout_seconds):
-                for hop in range(MAX_REDIRECTS + 1):
+                hops = 0
+                while True:
                     sent = headers + ([("Host", host_header)] if host_header else [])
                     async with session.get(url, headers=sent, allow_redirects=False,
                                            skip_auto_headers=("Accept", "Accept-Encoding",
@@ -184,13 +185,13 @@ async def http_get(request: HTTPGetRequest, *, timeout_seconds: float | None
                             target = urllib.parse.urljoin(url, location)
                             if (urllib.parse.urlsplit(target).hostname
                                     == urllib.parse.urlsplit(url).hostname):
-                                if hop == MAX_REDIRECTS:
+                                if hops == MAX_REDIRECTS:
                                     raise HTTPGetError(
                                         f'Get "{target}": stopped after {MAX_REDIRECTS} '
                                         "redirects")
                                 if urllib.parse.urlsplit(location).netloc:
                                     host_header = ""  # Go keeps Host only on relative hops
-                                url = target
+                                url, hops = target, hops + 1
                                 continue
                         body = await _read_at_most(resp.content, MAX_OUTPUT_LENGTH)
                         return HTTPResponse(status=resp.status,
@@ -203,7 +204,6 @@ async def http_get(request: HTTPGetRequest, *, timeout_seconds: float | None
             raise HTTPGetError(f'Get "{url}": EOF') from exc
         except (aiohttp.ClientError, ssl.SSLError) as exc:
             raise HTTPGetError(f'Get "{url}": {exc}') from exc
-    raise AssertionError("unreachable: the loop returns or raises")
 
 
 async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
