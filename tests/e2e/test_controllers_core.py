@@ -197,7 +197,7 @@ def test_dependents_of_an_owner_deleted_while_controllers_were_down(
         tmp_path: Path, kubectl: Kubectl) -> None:
     """A fresh cluster without controllers: the owner goes, its dependents stay; once the
     controller manager starts, the garbage collector finds and deletes them."""
-    with harness.running(tmp_path, controllers=False) as started:
+    with harness.running(tmp_path, controllers=()) as started:
         offline = dataclasses.replace(kubectl, kubeconfig=started.kubeconfig)
         make_owner(offline, "default", "gone")
         offline("delete", "deployment", "gone")

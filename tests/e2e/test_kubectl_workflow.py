@@ -351,8 +351,6 @@ def test_describe_pending_pod(kubectl, namespace) -> None:
     assert lines.index("Status: Pending") < lines.index("Containers:")
 
 
-@pytest.mark.xfail(strict=True, reason="ServiceAccount admission needs the default account "
-                                       "from the controllers of #5")
 def test_describe_pending_pod_shows_admission_defaults(kubectl, namespace) -> None:
     """What v1.33's default admission chain adds to every pod: Priority 0 (Priority), the
     namespace's default ServiceAccount and its token volume (ServiceAccount), and five minutes'

@@ -12,6 +12,7 @@ import threading
 import uuid
 
 import pytest
+from kubectlrunner import wait_for
 from kubernetes import client, config, watch
 
 from kajitori.testing.harness import Cluster
@@ -40,13 +41,21 @@ def v1(api: client.ApiClient) -> client.CoreV1Api:
 def ns(v1: client.CoreV1Api) -> str:
     name = f"py-{uuid.uuid4().hex[:8]}"
     v1.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    wait_for(lambda: bool(v1.list_namespaced_service_account(name).items),
+             what=f"namespace {name}'s default ServiceAccount")
     return name
+
+
+UNSCHEDULED = "kajitori-test-nobody"
+"""A schedulerName no scheduler serves: the pods stay as the test wrote them, so watches see
+only the test's own changes."""
 
 
 def new_pod(name: str, labels: dict[str, str] | None = None) -> client.V1Pod:
     return client.V1Pod(
         metadata=client.V1ObjectMeta(name=name, labels=labels),
-        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="nginx")]))
+        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="nginx")],
+                              scheduler_name=UNSCHEDULED))
 
 
 def test_create_get_and_list_pods(v1: client.CoreV1Api, ns: str) -> None:

@@ -9,12 +9,14 @@ module re-exports what it uses), so all of them test against one way of starting
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from kajitori.apiserver import server as server_
 from kajitori.auth import authenticator, serviceaccount, tokenfile
 from kajitori.client import rest
+from kajitori.storage import errors as storage_errors
 from kajitori.storage import watchcache
 from kajitori.storage.sqlite import SQLiteStore
 
@@ -44,10 +46,22 @@ async def serving(store: SQLiteStore, *, token_issuer: serviceaccount.TokenIssue
             token_authenticators=[tokenfile.TokenFile.parse(TOKEN_FILE, source="t")],
             anonymous=False))
     await server.start()
+    await _create_default_service_account(store)
     try:
         yield server
     finally:
         await server.stop()
+
+
+async def _create_default_service_account(store: SQLiteStore) -> None:
+    """Pods are admitted only with an existing ServiceAccount; no controller runs here to make
+    `default/default`, so the server starts with it, as a cluster's default namespace has it."""
+    account = {"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "default", "namespace": "default",
+                            "uid": str(uuid.uuid4()),
+                            "creationTimestamp": "2026-01-01T00:00:00Z"}}
+    with contextlib.suppress(storage_errors.KeyExists):
+        await store.create("/registry/serviceaccounts/default/default", account)
 
 
 @contextlib.asynccontextmanager

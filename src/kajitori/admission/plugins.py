@@ -1,7 +1,7 @@
 """The admission chain, in upstream's order (pkg/kubeapiserver/options/plugins.go,
 AllOrderedPlugins), of the plugins Kajitori has so far.
 
-Kept out for now: ServiceAccount (#5), PodSecurity, NodeRestriction and webhooks.
+Kept out for now: PodSecurity, NodeRestriction and webhooks.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from kajitori.admission import (
     namespacelifecycle,
     priority,
     resourcequota,
+    serviceaccount,
 )
 from kajitori.admission.interface import Chain
 
@@ -27,12 +28,15 @@ def default_chain(*, get_namespace: Callable[[str], Awaitable[Obj | None]],
                   list_storage_classes: Callable[[], Awaitable[list[Obj]]],
                   list_limit_ranges: Callable[[str], Awaitable[list[Obj]]],
                   list_quotas: Callable[[str], Awaitable[list[Obj]]],
+                  get_service_account: Callable[[str, str], Awaitable[Obj | None]],
                   update_quota_status: Callable[[Obj], Awaitable[None]]) -> Chain:
     """`list_limit_ranges` and `list_quotas` list a namespace's objects; see
-    `resourcequota.ResourceQuota` for `update_quota_status`."""
+    `resourcequota.ResourceQuota` for `update_quota_status`; `get_service_account(namespace,
+    name)` is None when there is no such ServiceAccount."""
     return Chain([
         namespacelifecycle.NamespaceLifecycle(get_namespace=get_namespace),
         limitranger.LimitRanger(list_limit_ranges=list_limit_ranges),
+        serviceaccount.ServiceAccount(get_service_account=get_service_account),
         priority.Priority(list_priority_classes=list_priority_classes),
         defaulttolerationseconds.DefaultTolerationSeconds(),
         defaultstorageclass.DefaultStorageClass(list_storage_classes=list_storage_classes),

@@ -116,6 +116,7 @@ class APIServer:
             list_priority_classes=self._list_priority_classes,
             list_storage_classes=self._list_storage_classes,
             list_limit_ranges=self._list_limit_ranges, list_quotas=self._list_quotas,
+            get_service_account=self._get_service_account,
             update_quota_status=self._update_quota_status)
         self.service_allocator = serviceallocator.ServiceAllocator(
             list_services=self._list_services)
@@ -201,6 +202,12 @@ class APIServer:
 
     async def _list_limit_ranges(self, namespace: str) -> list[Obj]:
         return (await self.store.list(f"/registry/limitranges/{namespace}/")).items
+
+    async def _get_service_account(self, namespace: str, name: str) -> Obj | None:
+        try:
+            return await self.store.get(f"/registry/serviceaccounts/{namespace}/{name}")
+        except storage_errors.KeyNotFound:
+            return None
 
     async def _list_quotas(self, namespace: str) -> list[Obj]:
         return (await self.store.list(f"/registry/resourcequotas/{namespace}/")).items

@@ -26,7 +26,8 @@ def _wanted(args: argparse.Namespace) -> list[Coroutine[Any, Any, None]]:
     kubeconfig: Path = args.kubeconfig
     wanted: list[Coroutine[Any, Any, None]] = []
     if args.command == "controller-manager" or getattr(args, "controller_manager", False):
-        wanted.append(manager.run(kubeconfig=kubeconfig))
+        settings = manager.ControllerManagerSettings(controllers=args.controllers)
+        wanted.append(manager.run(kubeconfig=kubeconfig, settings=settings))
     if args.command == "scheduler" or getattr(args, "scheduler", False):
         wanted.append(scheduler.run(kubeconfig=kubeconfig,
                                     config=getattr(args, "scheduler_config", None),

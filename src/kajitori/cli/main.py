@@ -45,6 +45,7 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
                         help="do not run the scheduler")
     parser.add_argument("--disable-controller-manager", action="store_true",
                         help="do not run the controller manager")
+    _add_controllers_flag(parser)
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity")
 
@@ -54,6 +55,14 @@ def _add_kubeconfig_flags(parser: argparse.ArgumentParser) -> None:
                         help="the cluster to join, as an admin kubeconfig")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity")
+
+
+def _add_controllers_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--controllers", type=lambda v: tuple(filter(None, v.split(","))),
+                        default=("*",),
+                        help="controllers to run, as kube-controller-manager's --controllers: "
+                             "'*' (all on by default), 'name' to enable, '-name' to disable "
+                             "(default '*')")
 
 
 def _add_scheduler_flags(parser: argparse.ArgumentParser) -> None:
@@ -87,12 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     controller_manager = commands.add_parser(
         "controller-manager", help="run the controller manager against a cluster")
     _add_kubeconfig_flags(controller_manager)
+    _add_controllers_flag(controller_manager)
     components_ = commands.add_parser(
         "components", help="run cluster components against a kubeconfig (as server and up do)")
     _add_kubeconfig_flags(components_)
     components_.add_argument("--scheduler", action="store_true", help="run the scheduler")
     components_.add_argument("--controller-manager", action="store_true",
                              help="run the controller manager")
+    _add_controllers_flag(components_)
     _add_sim_flags(components_, prefix="sim-")
     return parser
 

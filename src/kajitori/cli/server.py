@@ -68,7 +68,7 @@ def components_args(args: argparse.Namespace, kubeconfig_path: Path) -> list[str
     empty when it runs nothing else."""
     wanted: list[str] = []
     if not args.disable_controller_manager:
-        wanted.append("--controller-manager")
+        wanted += ["--controller-manager", "--controllers", ",".join(args.controllers)]
     if not args.disable_scheduler:
         wanted.append("--scheduler")
     if getattr(args, "sim_nodes", None):

@@ -60,16 +60,24 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+NAMESPACE_CONTROLLERS = ("serviceaccount", "root-ca-cert-publisher")
+"""What every namespace needs before it can hold pods: the `default` ServiceAccount (pods are
+admitted only with an existing account) and the `kube-root-ca.crt` ConfigMap their token
+volume projects."""
+
+
 @contextlib.contextmanager
 def running(data_dir: Path, *, extra_args: tuple[str, ...] = (),
-            controllers: bool = False) -> Iterator[Cluster]:
+            controllers: bool | tuple[str, ...] = False) -> Iterator[Cluster]:
     """A server on `data_dir` (kept afterwards); the building block of `cluster()`. It runs the
-    scheduler, and with `controllers` the controller manager too (off by default here, so that
-    tests of the API alone see namespaces hold only what they put there)."""
+    scheduler and a controller manager with `controllers`: True for all of them, False for the
+    NAMESPACE_CONTROLLERS only (the default here, so that tests of the API alone see
+    namespaces hold little more than they put there), or the names to run, `()` for no
+    controller manager at all."""
     kubeconfig = data_dir / "admin.kubeconfig"
     with contextlib.suppress(FileNotFoundError):
         kubeconfig.unlink()  # a fresh one tells us the new port
-    component_args = () if controllers else ("--disable-controller-manager",)
+    component_args = _controller_args(controllers)
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "kajitori.cli.main", "server", "--data-dir", str(data_dir),
@@ -81,6 +89,15 @@ def running(data_dir: Path, *, extra_args: tuple[str, ...] = (),
     finally:
         _stop(process)
         log.close()
+
+
+def _controller_args(controllers: bool | tuple[str, ...]) -> tuple[str, ...]:
+    if controllers is True:
+        return ()
+    names = NAMESPACE_CONTROLLERS if controllers is False else controllers
+    if not names:
+        return ("--disable-controller-manager",)
+    return ("--controllers", ",".join(names))
 
 
 def _wait_ready(process: subprocess.Popen[bytes], kubeconfig: Path, data_dir: Path) -> str:
@@ -97,7 +114,8 @@ def _wait_ready(process: subprocess.Popen[bytes], kubeconfig: Path, data_dir: Pa
 
 
 @contextlib.contextmanager
-def cluster(*, extra_args: tuple[str, ...] = (), controllers: bool = True) -> Iterator[Path]:
+def cluster(*, extra_args: tuple[str, ...] = (),
+            controllers: bool | tuple[str, ...] = True) -> Iterator[Path]:
     """Start a cluster (API server, scheduler and, unless told otherwise, the controller
     manager) in a temporary directory and yield its kubeconfig path."""
     with tempfile.TemporaryDirectory(prefix="kajitori-") as tmp, \

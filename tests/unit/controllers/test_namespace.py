@@ -116,6 +116,8 @@ async def test_content_held_by_a_finalizer_is_waited_for_with_conditions(
 
 async def test_pods_in_their_grace_period_are_waited_for(client: rest.RESTClient) -> None:
     await make_namespace(client, "graceful")
+    await client.create(fakecluster.path("", "v1", "serviceaccounts", namespace="graceful"), {
+        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})
     await client.create(fakecluster.path("", "v1", "pods", namespace="graceful"), {
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
         "spec": {"nodeName": "n1", "terminationGracePeriodSeconds": 30,

@@ -36,15 +36,15 @@ async def test_active_namespace_gets_a_default_account(client: rest.RESTClient) 
 
 
 async def test_account_already_in_the_cache_is_not_created(client: rest.RESTClient) -> None:
-    cached = {"metadata": {"name": "default", "namespace": "default"}}
-    await controller(client, [ns("default")], [cached]).sync("default")
-    assert await accounts(client, "default") == []
+    cached = {"metadata": {"name": "default", "namespace": "team"}}
+    await controller(client, [ns("team")], [cached]).sync("team")
+    assert await accounts(client, "team") == []
 
 
 async def test_terminating_or_unknown_namespace_gets_nothing(client: rest.RESTClient) -> None:
-    await controller(client, [ns("default", "Terminating")], []).sync("default")
-    await controller(client, [], []).sync("default")
-    assert await accounts(client, "default") == []
+    await controller(client, [ns("team", "Terminating")], []).sync("team")
+    await controller(client, [], []).sync("team")
+    assert await accounts(client, "team") == []
 
 
 async def test_namespace_gone_from_the_server_is_not_retried(client: rest.RESTClient) -> None:

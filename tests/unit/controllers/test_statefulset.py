@@ -33,11 +33,6 @@ def set_object(*, replicas: int = 3, **spec: Any) -> Obj:
 
 
 async def create_set(client: rest.RESTClient, obj: Obj) -> Obj:
-    """Store the set, with the `default` ServiceAccount its pods run as (a real cluster's
-    ServiceAccount controller would have made it)."""
-    await client.create(fakecluster.path("", "v1", "serviceaccounts", namespace="default"),
-                        {"apiVersion": "v1", "kind": "ServiceAccount",
-                         "metadata": {"name": "default"}})
     return await client.create(SETS, obj)
 
 
