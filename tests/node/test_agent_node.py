@@ -241,3 +241,49 @@ def test_a_busybox_pod_runs_in_the_pod_cidr_and_stops_when_deleted(
                 return None  # removed
 
     assert asyncio.run(state()) in (None, 2)  # gone, or CONTAINER_EXITED
+
+
+STATIC_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: kjt-static
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: sleep
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+"""
+
+
+def test_a_static_pod_keeps_running_when_its_mirror_is_deleted(agent_node: AgentNode) -> None:
+    _wait("node not Ready", lambda: _ready(agent_node), agent_node)
+    manifest = agent_node.data_dir / "manifests" / "kjt-static.yaml"
+    manifest.write_text(STATIC_POD)
+    mirror_name = f"kjt-static-{agent_node.name}"
+
+    def mirror() -> dict:
+        out = agent_node.kubectl("get", "pod", mirror_name, "--ignore-not-found", "-o", "json")
+        return json.loads(out) if out.strip() else {}
+
+    def container_id() -> str:
+        statuses = (mirror().get("status") or {}).get("containerStatuses") or []
+        return str(statuses[0].get("containerID") or "") if statuses else ""
+
+    _wait("static pod not running", lambda: mirror().get("status", {}).get("phase")
+          == "Running" and bool(container_id()), agent_node)
+    first = mirror()
+    agent_node.pod_uids.append(first["metadata"]["annotations"]["kubernetes.io/config.hash"])
+    assert first["metadata"]["annotations"]["kubernetes.io/config.mirror"] == \
+        first["metadata"]["annotations"]["kubernetes.io/config.hash"]
+    assert first["metadata"]["ownerReferences"][0]["kind"] == "Node"
+    running = container_id()
+
+    agent_node.kubectl("delete", "pod", mirror_name, "--wait=false")
+    _wait("mirror pod not recreated", lambda: mirror().get("metadata", {}).get("uid")
+          not in (None, first["metadata"]["uid"]) and container_id() == running, agent_node)
+
+    manifest.unlink()
+    _wait("mirror pod not deleted with its manifest", lambda: not mirror(), agent_node)
