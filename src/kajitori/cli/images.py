@@ -8,6 +8,9 @@ NAME...` builds a recipe of `images/` (pause, busybox) and prints the archive pa
 
 The runtime is the node agent's containerd (`<data-dir>/kubelet/containerd/containerd.sock`)
 unless `--runtime-endpoint` names another CRI socket.
+
+The CRI client (gRPC) is imported only when an images command runs: `cli.main` builds this
+parser for every command, and `kajitori server` should not start slower for it.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cri_api.v1 import api_pb2
+from kajitori.kubelet import imagebuild
 
-from kajitori.kubelet import containerd, cri, imagebuild
-from kajitori.kubelet.runtime import CRIError
+if TYPE_CHECKING:
+    from cri_api.v1 import api_pb2
 
 LIST_HEADER = ("IMAGE", "TAG", "IMAGE ID", "SIZE")
 """`crictl images` columns."""
@@ -60,6 +64,8 @@ def _socket(args: argparse.Namespace) -> str:
         from kajitori.cli.main import default_data_dir  # main imports this module
 
         data_dir = default_data_dir()
+    from kajitori.kubelet import containerd
+
     return containerd.ContainerdSettings(root=data_dir / "kubelet").socket
 
 
@@ -99,11 +105,15 @@ def format_images(images: list[api_pb2.Image]) -> str:
 
 
 async def _list(socket: str) -> str:
+    from kajitori.kubelet import cri
+
     async with cri.CRIRuntime(socket) as runtime:
         return format_images(await runtime.list_images())
 
 
 async def _import(socket: str, files: list[Path]) -> None:
+    from kajitori.kubelet import containerd
+
     for path in files:
         print(await containerd.import_archive(socket, path))
 
@@ -115,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
             built = imagebuild.build_builtin(name)
             print(f"{' '.join(built.names)}\n  {built.oci_archive}\n  {built.docker_archive}")
         return 0
+    from kajitori.kubelet.runtime import CRIError
+
     socket = _socket(args)
     if not os.path.exists(socket):
         print(f"error: no container runtime at {socket}: start `kajitori agent` "

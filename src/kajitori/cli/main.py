@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from kajitori.cli import server
+from kajitori.cli import images, server
 
 log = logging.getLogger("kajitori")
 
@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="run the controller manager")
     _add_controllers_flag(components_)
     _add_sim_flags(components_, prefix="sim-")
+    images.add_parser(commands)
     return parser
 
 
@@ -117,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         import uvloop
 
         uvloop.install()
+    if args.command == "images":
+        return images.run(args)
     with contextlib.suppress(KeyboardInterrupt):
         if args.command in ("server", "up"):
             prepared = server.prepare(args, default_data_dir=default_data_dir())

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kajitori.apiserver import server as apiserver
+from kajitori.apiserver.handlers import nodeproxy
 from kajitori.auth import authenticator as authn
 from kajitori.auth import serviceaccount, tokenfile
 from kajitori.pki import certs, kubeconfig, secureserving
@@ -133,7 +134,10 @@ async def serve(args: argparse.Namespace, prepared: Prepared, *, announce: bool)
         authenticator=authn.Authenticator(token_authenticators=prepared.token_authenticators,
                                           anonymous=False),
         token_issuer=prepared.token_issuer,
-        bind_address=args.bind_address, port=args.https_port, advertise_address=advertise)
+        bind_address=args.bind_address, port=args.https_port, advertise_address=advertise,
+        kubelet_client=nodeproxy.KubeletClient(
+            cert_file=prepared.pki.apiserver_kubelet_client_cert,
+            key_file=prepared.pki.apiserver_kubelet_client_key))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
