@@ -59,10 +59,13 @@ def object_reference(obj: Obj) -> Obj:
 
 
 def make_event(obj: Obj, type_: str, reason: str, message: str, *, component: str,
-               host: str, now: datetime.datetime) -> Obj:
+               host: str, now: datetime.datetime, field_path: str = "") -> Obj:
     """A fresh core/v1 Event about `obj` (upstream's makeEvent and generateEvent): named
-    `<object>.<hex nanoseconds>`, counted once, reported by `component` on `host`."""
+    `<object>.<hex nanoseconds>`, counted once, reported by `component` on `host`;
+    `field_path` names a part of it (the kubelet's `spec.containers{nginx}`)."""
     ref = object_reference(obj)
+    if field_path:
+        ref["fieldPath"] = field_path
     stamp = meta.format_time(now)
     nanos = int(now.timestamp()) * 1_000_000_000 + now.microsecond * 1000
     source = {"component": component, "host": host} if host else {"component": component}
@@ -98,14 +101,16 @@ class EventRecorder:
         self._correlator = eventscache.EventCorrelator(clock=self._clock)
         self._queue: asyncio.Queue[Obj] = asyncio.Queue(MAX_QUEUED_EVENTS)
 
-    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+    def event(self, obj: Obj, type_: str, reason: str, message: str, *,
+              field_path: str = "") -> None:
         """Queue an event about `obj` (a wire-format object with kind, apiVersion and
-        metadata). An unknown type, or a full queue, drops it with a logged error."""
+        metadata), or the part of it `field_path` names. An unknown type, or a full queue,
+        drops it with a logged error."""
         if type_ not in EVENT_TYPES:
             log.error("unsupported event type %r; not reporting %s: %s", type_, reason, message)
             return
         made = make_event(obj, type_, reason, message, component=self.component,
-                          host=self.host, now=self._wall_clock())
+                          host=self.host, now=self._wall_clock(), field_path=field_path)
         try:
             self._queue.put_nowait(made)
         except asyncio.QueueFull:

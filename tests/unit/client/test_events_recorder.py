@@ -127,3 +127,21 @@ async def test_an_unreachable_server_is_retried_after_a_sleep() -> None:
             recorder.event(DEPLOYMENT, events.NORMAL, "Scaled", "x")
             await fake.wait_for_waiters()
             assert fake.has_waiters()
+
+
+async def test_an_event_about_a_container_names_its_field_path() -> None:
+    pod = {"kind": "Pod", "apiVersion": "v1",
+           "metadata": {"name": "web-0", "namespace": "ns", "uid": "u2"}}
+    api, wall = FakeAPI(), WallClock()
+    async with serving(api) as client:
+        recorder = events.EventRecorder(client, component="kubelet", host="node-1",
+                                        clock=clock.FakeClock(), wall_clock=wall)
+        async with running(recorder):
+            recorder.event(pod, events.NORMAL, "Started", "Started container nginx",
+                           field_path="spec.containers{nginx}")
+            await recorder.flush()
+    [request] = api.requests
+    assert request.body["involvedObject"] == {
+        "kind": "Pod", "namespace": "ns", "name": "web-0", "uid": "u2", "apiVersion": "v1",
+        "fieldPath": "spec.containers{nginx}"}
+    assert request.body["source"] == {"component": "kubelet", "host": "node-1"}
