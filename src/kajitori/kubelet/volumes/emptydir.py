@@ -32,14 +32,18 @@ def _pod_memory_limit(pod: Obj) -> int | None:
     the app containers' limits or the largest init container's, whichever is bigger; None
     unless every container has one."""
     spec = pod.get("spec") or {}
-    def limit(container: Obj) -> int | None:
-        value = ((container.get("resources") or {}).get("limits") or {}).get("memory")
-        return None if value is None else quantity.from_json(value).value()
-    app = [limit(c) for c in spec.get("containers") or []]
-    init = [limit(c) for c in spec.get("initContainers") or []]
-    if not app or any(v is None for v in [*app, *init]):
+    app = [_memory_limit(c) for c in spec.get("containers") or []]
+    init = [_memory_limit(c) for c in spec.get("initContainers") or []]
+    app_limits = [v for v in app if v is not None]
+    init_limits = [v for v in init if v is not None]
+    if not app or len(app_limits) < len(app) or len(init_limits) < len(init):
         return None
-    return max(sum(v for v in app if v is not None), *[v for v in init if v is not None])
+    return max([sum(app_limits), *init_limits])
+
+
+def _memory_limit(container: Obj) -> int | None:
+    value = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+    return None if value is None else quantity.from_json(value).value()
 
 
 def memory_size(pod: Obj, *, size_limit: Any, node_allocatable: dict[str, str] | None
