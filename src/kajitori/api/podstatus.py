@@ -71,7 +71,7 @@ def backoff_seconds(restart_count: int) -> float:
     none for the first, then 10 s doubling to 5 min."""
     if restart_count == 0:
         return 0.0
-    return min(INITIAL_BACKOFF * 2 ** (restart_count - 1), MAX_BACKOFF)
+    return min(INITIAL_BACKOFF * 2.0 ** (restart_count - 1), MAX_BACKOFF)
 
 
 def crash_loop_message(pod: Obj, container_name: str, *, delay: float) -> str:

@@ -215,7 +215,8 @@ def namespace_options(pod: Obj) -> api_pb2.NamespaceOption:
 
 def _seccomp(profile: Obj | None, *, root_dir: Path) -> api_pb2.SecurityProfile:
     """Unconfined unless asked otherwise (the kubelet's SeccompDefault is off)."""
-    kind = (profile or {}).get("type")
+    profile = profile or {}
+    kind = profile.get("type")
     if kind == SECCOMP_RUNTIME_DEFAULT:
         return api_pb2.SecurityProfile(profile_type=api_pb2.SecurityProfile.RuntimeDefault)
     if kind == SECCOMP_LOCALHOST:

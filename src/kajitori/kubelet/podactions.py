@@ -171,7 +171,8 @@ def has_any_regular_container_created(pod: Obj, status: RuntimePod) -> bool:
 
 
 def _restart_reason(container: Obj, latest: ContainerState, *,
-                    liveness_failed: set[str], startup_failed: set[str]) -> str:
+                    liveness_failed: frozenset[str] | set[str],
+                    startup_failed: frozenset[str] | set[str]) -> str:
     """Why a running container must be restarted, or "" to keep it."""
     name = str(container.get("name"))
     if latest.hash and latest.hash != containerconfig.container_hash(container):
@@ -183,8 +184,9 @@ def _restart_reason(container: Obj, latest: ContainerState, *,
     return ""
 
 
-def compute_pod_actions(pod: Obj, status: RuntimePod, *, liveness_failed: set[str] = frozenset(),
-                        startup_failed: set[str] = frozenset(),
+def compute_pod_actions(pod: Obj, status: RuntimePod, *,
+                        liveness_failed: frozenset[str] | set[str] = frozenset(),
+                        startup_failed: frozenset[str] | set[str] = frozenset(),
                         sidecars_started: set[str] | None = None) -> PodActions:
     """The actions that bring the runtime to what `pod` asks for. `liveness_failed` and
     `startup_failed` name containers whose probe failed since they started;
@@ -239,7 +241,8 @@ def compute_pod_actions(pod: Obj, status: RuntimePod, *, liveness_failed: set[st
 
 
 def _init_container_actions(pod: Obj, status: RuntimePod, actions: PodActions, *,
-                            liveness_failed: set[str], startup_failed: set[str],
+                            liveness_failed: frozenset[str] | set[str],
+                            startup_failed: frozenset[str] | set[str],
                             sidecars_started: set[str] | None) -> bool:
     """Fill in the init containers' part of `actions`; True once the pod is initialized
     (every regular init container succeeded, every sidecar before them started), so app

@@ -232,7 +232,8 @@ def _find_container(pod: Obj, name: str) -> Obj | None:
     spec = pod.get("spec") or {}
     for container in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
         if container.get("name") == name:
-            return container
+            found: Obj = container
+            return found
     return None
 
 

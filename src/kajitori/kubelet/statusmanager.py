@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -128,7 +129,7 @@ class StatusManager:
                 except backoff.RETRIABLE as exc:
                     log.warning("updating the status of pod %s failed, will retry: %s", uid, exc)
                     self._clock.call_at(self._clock.now() + RETRY_SECONDS,
-                                        lambda uid=uid: self._retry(uid))
+                                        functools.partial(self._retry, uid))
 
     def _retry(self, uid: str) -> None:
         if uid in self._entries:
