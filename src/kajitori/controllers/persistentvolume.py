@@ -67,6 +67,7 @@ WAIT_FOR_FIRST_CONSUMER = "WaitForFirstConsumer"
 
 # Event reasons (pkg/controller/volume/events/event.go) and messages.
 FAILED_BINDING = "FailedBinding"
+ALREADY_BOUND_MESSAGE = 'volume "{volume}" already bound to a different claim.'
 NO_CLASS_MESSAGE = "no persistent volumes available for this claim and no storage class is set"
 WAIT_FOR_FIRST_CONSUMER_REASON = "WaitForFirstConsumer"
 WAIT_FOR_FIRST_CONSUMER_MESSAGE = "waiting for first consumer to be created before binding"
@@ -238,8 +239,12 @@ class PersistentVolumeController:
             await self.bind(volume, claim)
         elif pvindex.ANN_BOUND_BY_CONTROLLER not in meta.annotations(claim):
             # Claimed by someone else; the user's choice stands, wait for it to free up.
+            self.recorder.event(claim, events.WARNING, FAILED_BINDING,
+                                ALREADY_BOUND_MESSAGE.format(volume=volume_name))
             await self._update_claim_status(claim, CLAIM_PENDING, None)
         else:
+            self.recorder.event(claim, events.WARNING, FAILED_BINDING,
+                                ALREADY_BOUND_MESSAGE.format(volume=volume_name))
             raise worker.SyncFailed(
                 f'invalid binding of claim "{pvindex.claim_key(claim)}" to volume "{volume_name}": '
                 f'volume already claimed by "{pvindex.claim_ref_key(ref)}"')

@@ -384,3 +384,15 @@ async def test_stale_cache_write_is_a_conflict_retried_later(cluster: Cluster) -
     with pytest.raises(worker.SYNC_FAILURES):
         await binder.sync_claim("default/data")
     assert (await cluster.pvc("data"))["status"] == {"phase": "Pending"}
+
+
+async def test_claim_naming_a_volume_claimed_by_another_waits_with_a_warning(
+        cluster: Cluster) -> None:
+    await make_pv(cluster.client, pv_body("taken", "1Gi", claim_ref={
+        "namespace": "default", "name": "first"}))
+    await cluster.client.create(PVCS, pvc_body("second", "1Gi", volume_name="taken"))
+    await cluster.sync_claim("second")
+
+    assert (await cluster.pvc("second"))["status"] == {"phase": "Pending"}
+    assert cluster.recorder.events == [
+        'Warning FailedBinding volume "taken" already bound to a different claim.']
