@@ -197,6 +197,19 @@ Condition = tuple[str, str, str]
 """(status, reason, message) of one condition."""
 
 
+def _unless_any(reason: str, *, unknown: list[str], other: list[str], word: str) -> Condition:
+    """True, or False with `reason` and upstream's message naming the containers of unknown
+    status and those `word` (`unready`, `incomplete`)."""
+    messages = []
+    if unknown:
+        messages.append(f"containers with unknown status: {_names(unknown)}")
+    if other:
+        messages.append(f"containers with {word} status: {_names(other)}")
+    if messages:
+        return ("False", reason, ", ".join(messages))
+    return ("True", "", "")
+
+
 def containers_ready(pod: Obj, statuses: list[Obj] | None, *, phase: str) -> Condition:
     """ContainersReady: every sidecar and app container ready (GenerateContainersReadyCondition)."""
     if statuses is None:
@@ -214,14 +227,7 @@ def containers_ready(pod: Obj, statuses: list[Obj] | None, *, phase: str) -> Con
             unready.append(name)
     if (phase == SUCCEEDED and not unknown) or phase == FAILED:
         return ("False", POD_COMPLETED if phase == SUCCEEDED else POD_FAILED, "")
-    messages = []
-    if unknown:
-        messages.append(f"containers with unknown status: {_names(unknown)}")
-    if unready:
-        messages.append(f"containers with unready status: {_names(unready)}")
-    if messages:
-        return ("False", CONTAINERS_NOT_READY, ", ".join(messages))
-    return ("True", "", "")
+    return _unless_any(CONTAINERS_NOT_READY, unknown=unknown, other=unready, word="unready")
 
 
 def pod_ready(pod: Obj, statuses: list[Obj] | None, *, phase: str,
@@ -266,14 +272,8 @@ def initialized(pod: Obj, statuses: list[Obj] | None, *, phase: str) -> Conditio
         return ("True", POD_COMPLETED, "")
     if has_any_regular_container_started(pod, statuses):
         return ("True", "", "")
-    messages = []
-    if unknown:
-        messages.append(f"containers with unknown status: {_names(unknown)}")
-    if incomplete:
-        messages.append(f"containers with incomplete status: {_names(incomplete)}")
-    if messages:
-        return ("False", CONTAINERS_NOT_INITIALIZED, ", ".join(messages))
-    return ("True", "", "")
+    return _unless_any(CONTAINERS_NOT_INITIALIZED, unknown=unknown, other=incomplete,
+                       word="incomplete")
 
 
 def kubelet_conditions(pod: Obj, statuses: list[Obj] | None, *, phase: str,

@@ -240,3 +240,26 @@ async def test_termination_message_from_file_and_log_fallback(tmp_path: Path) ->
     status = podstatus.generate_pod_status(p, exited, host_ips=[], start_time=NOW, now=NOW,
                                            messages=messages)
     assert status["containerStatuses"][0]["state"]["terminated"]["message"] == "bye"
+
+
+def test_back_off_doubles_to_five_minutes() -> None:
+    assert [apipodstatus.backoff_seconds(n) for n in (0, 1, 2, 3, 5, 6, 20)] == [
+        0.0, 10.0, 20.0, 40.0, 160.0, 300.0, 300.0]
+
+
+def test_phase_of_a_sidecar_pod_whose_sidecar_restarts_stays_running() -> None:
+    p = pod("web", init=({"name": "side", "restartPolicy": "Always"},))
+    statuses = [{"name": "web", "state": {"running": {}}},
+                {"name": "side", "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                 "lastState": {"terminated": {"exitCode": 1}}}]
+    assert apipodstatus.phase(p, statuses) == "Running"
+    fresh = [{"name": "side", "state": {"waiting": {"reason": "ContainerCreating"}}}]
+    assert apipodstatus.phase(p, fresh) == "Pending"
+
+
+def test_phase_on_failure_pod_with_a_failed_container_keeps_running() -> None:
+    p = pod("a", "b", policy="OnFailure")
+    statuses = [{"name": "a", "state": {"terminated": {"exitCode": 0}}},
+                {"name": "b", "state": {"terminated": {"exitCode": 1}}}]
+    assert apipodstatus.phase(p, statuses) == "Running"
+    assert apipodstatus.phase(p, statuses, terminal=True) == "Failed"
