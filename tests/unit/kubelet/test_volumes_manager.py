@@ -12,36 +12,13 @@ from typing import Any
 import fakelookup
 import pytest
 from cri_api.v1 import api_pb2
+from fakemounter import FakeMounter
 
 from kajitori.kubelet import errors
 from kajitori.kubelet.volumes import VolumeManager
 
 Obj = dict[str, Any]
 UID = "0f1e2d3c-uid"
-
-
-class FakeMounter:
-    """Records tmpfs mounts instead of making them."""
-
-    def __init__(self, *, allowed: bool = True, stuck: bool = False) -> None:
-        self.allowed = allowed
-        self.stuck = stuck
-        self.mounted: dict[Path, int | None] = {}
-        self.unmounted: list[Path] = []
-
-    def can_mount(self) -> bool:
-        return self.allowed
-
-    async def mount_tmpfs(self, target: Path, *, size_bytes: int | None) -> None:
-        self.mounted[target] = size_bytes
-
-    async def unmount(self, target: Path) -> None:
-        self.unmounted.append(target)
-        if not self.stuck:
-            del self.mounted[target]
-
-    def mount_points_under(self, path: Path) -> list[Path]:
-        return [p for p in self.mounted if p == path or path in p.parents]
 
 
 def make_pod(volumes: list[Obj], *, mounts: list[Obj] | None = None, **spec: Any) -> Obj:
