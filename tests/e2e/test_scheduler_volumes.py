@@ -1,13 +1,16 @@
-"""VolumeBinding against a real server, driven with kubectl: a pod whose claim is bound to a
-PV with node affinity lands on that node; a WaitForFirstConsumer claim gets the
-`volume.kubernetes.io/selected-node` annotation of the node its pod goes to, and the pod is
-bound once the claim is (the test plays the PV controller when none runs)."""
+"""VolumeBinding against a real server running the PV binder and the local-path provisioner,
+driven with kubectl: a pod whose claim the binder binds to a PV with node affinity lands on
+that node; a WaitForFirstConsumer claim gets the `volume.kubernetes.io/selected-node`
+annotation of the node its pod goes to, and the pod is bound only once the binder has bound
+the claim (to a static PV the test then creates, or to the one the local-path provisioner
+makes for a claim of the default class)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from kubectlrunner import PINNED_KUBECTL, Kubectl
 
 from kajitori.client import rest
 from kajitori.scheduler import Scheduler
+from kajitori.testing import harness
 
 pytestmark = pytest.mark.e2e
 
@@ -24,6 +28,15 @@ DEADLINE = 30.0
 PREFIX = uuid.uuid4().hex[:4]
 NODES = [f"{PREFIX}-v1", f"{PREFIX}-v2", f"{PREFIX}-v3"]
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
+CONTROLLERS = (*harness.NAMESPACE_CONTROLLERS, "persistentvolume-binder-controller",
+               "local-path-provisioner")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Cluster]:
+    """This module's server: the namespace controllers, the PV binder and the provisioner."""
+    with harness.running(tmp_path_factory.mktemp("cluster"), controllers=CONTROLLERS) as started:
+        yield started
 
 
 def node_manifest(name: str) -> dict[str, Any]:
@@ -41,12 +54,13 @@ def on_node(name: str) -> dict[str, Any]:
         {"key": "kubernetes.io/hostname", "operator": "In", "values": [name]}]}]}}
 
 
-def volume(name: str, *, node: str, sc: str, claim: str | None = None) -> dict[str, Any]:
+def volume(name: str, *, node: str, sc: str, claim: str | None = None,
+           claim_uid: str = "") -> dict[str, Any]:
     spec: dict[str, Any] = {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
                             "storageClassName": sc, "hostPath": {"path": f"/tmp/{name}"},
                             "nodeAffinity": on_node(node)}
     if claim is not None:
-        spec["claimRef"] = {"namespace": "default", "name": claim}
+        spec["claimRef"] = {"namespace": "default", "name": claim, "uid": claim_uid}
     return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
             "spec": spec}
 
@@ -54,11 +68,9 @@ def volume(name: str, *, node: str, sc: str, claim: str | None = None) -> dict[s
 def claim(name: str, *, sc: str, volume_name: str = "") -> dict[str, Any]:
     spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "storageClassName": sc,
                             "resources": {"requests": {"storage": "1Gi"}}}
-    metadata: dict[str, Any] = {"name": name}
     if volume_name:
         spec["volumeName"] = volume_name
-        metadata["annotations"] = {"pv.kubernetes.io/bind-completed": "yes"}
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata,
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
             "spec": spec}
 
 
@@ -111,7 +123,8 @@ def test_bound_claim_places_the_pod_on_its_volumes_node(cluster: Any, kubectl: A
     sc = f"manual-{suffix}"
 
     async def body() -> None:
-        await apply(kubectl, volume(pv_name, node=nodes[1], sc=sc, claim=claim_name),
+        # the claim names its volume; the binder completes the binding, then the pod is placed
+        await apply(kubectl, volume(pv_name, node=nodes[1], sc=sc),
                     claim(claim_name, sc=sc, volume_name=pv_name), pod_using(pod_name, claim_name))
         assert await until(kubectl, "get", "pod", pod_name, "-o",
                            "jsonpath={.spec.nodeName}") == nodes[1]
@@ -136,20 +149,42 @@ def test_wait_for_first_consumer_claim_gets_the_pods_node(cluster: Any, kubectl:
         annotations = json.loads(await until(kubectl, "get", "pvc", claim_name, "-o",
                                              "jsonpath={.metadata.annotations}"))
         assert annotations[SELECTED_NODE] == nodes[2]
-        # the PV controller's part, unless one runs: provision a PV there and bind the claim
-        pv_name = f"pvc-{suffix}"
-        await apply(kubectl, volume(pv_name, node=nodes[2], sc=sc, claim=claim_name))
-        bound = await asyncio.to_thread(kubectl, "get", "pvc", claim_name, "-o",
-                                        "jsonpath={.status.phase}")
-        if bound != "Bound":
-            await asyncio.to_thread(
-                kubectl, "patch", "pvc", claim_name, "--type=merge", "-p", json.dumps(
-                    {"metadata": {"annotations": {"pv.kubernetes.io/bind-completed": "yes"}},
-                     "spec": {"volumeName": pv_name}}))
+        assert await asyncio.to_thread(kubectl, "get", "pod", pod_name, "-o",
+                                       "jsonpath={.spec.nodeName}") == ""  # PreBind waits
+        # what an external provisioner would do: a volume there, pre-bound to the claim
+        uid = await asyncio.to_thread(kubectl, "get", "pvc", claim_name, "-o",
+                                      "jsonpath={.metadata.uid}")
+        await apply(kubectl, volume(f"pvc-{suffix}", node=nodes[2], sc=sc, claim=claim_name,
+                                    claim_uid=uid))
         assert await until(kubectl, "get", "pod", pod_name, "-o",
                            "jsonpath={.spec.nodeName}") == nodes[2]
         described = await asyncio.to_thread(kubectl, "describe", "pod", pod_name)
         assert f"Successfully assigned default/{pod_name} to {nodes[2]}" in described
+        await asyncio.to_thread(kubectl, "delete", "pod", pod_name, "--wait=false")
+
+    asyncio.run(scheduling(cluster.kubeconfig, body))
+
+
+def test_default_class_claim_is_provisioned_on_the_pods_node(cluster: Any, kubectl: Any,
+                                                             nodes: list[str]) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    claim_name, pod_name = f"local-{suffix}", f"app-{suffix}"
+    default_claim = claim(claim_name, sc="")
+    del default_claim["spec"]["storageClassName"]
+
+    async def body() -> None:
+        await apply(kubectl, default_claim, pod_using(pod_name, claim_name))
+        chosen = await until(kubectl, "get", "pod", pod_name, "-o", "jsonpath={.spec.nodeName}")
+        assert chosen in nodes
+        found = json.loads(await asyncio.to_thread(kubectl, "get", "pvc", claim_name, "-o",
+                                                   "json"))
+        assert found["spec"]["storageClassName"] == "local-path"
+        assert found["metadata"]["annotations"][SELECTED_NODE] == chosen
+        assert found["status"]["phase"] == "Bound"
+        volume_name = found["spec"]["volumeName"]
+        affinity = json.loads(await asyncio.to_thread(
+            kubectl, "get", "pv", volume_name, "-o", "jsonpath={.spec.nodeAffinity}"))
+        assert affinity == on_node(chosen)
         await asyncio.to_thread(kubectl, "delete", "pod", pod_name, "--wait=false")
 
     asyncio.run(scheduling(cluster.kubeconfig, body))
