@@ -24,7 +24,10 @@
   (failed provisioning) fails it, and the pod is retried.
 - Unreserve: the assumptions are dropped.
 
-Score is upstream's StorageCapacityScoring, a gate off by default: not built. Departures: a
+Class names are read with `kajitori.api.storageclass` (shared with the PV binder, whose
+node-less matching in `controllers/pvindex.py` this plugin cannot import: the scheduler's
+matching here is per node and vectorised). Score is upstream's StorageCapacityScoring, a gate
+off by default: not built. Departures: a
 claim counts as bound once it names a volume and carries `pv.kubernetes.io/bind-completed` or
 has phase Bound; CSI migration and storage capacity (CSIStorageCapacity) are not consulted;
 PreBind checks its bindings once before the first one-second wait. Node matching is memoised
@@ -41,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from kajitori.api import errors, labels, meta, nodeaffinity, quantity
+from kajitori.api import errors, labels, meta, nodeaffinity, quantity, storageclass
 from kajitori.client import rest
 from kajitori.scheduler import framework, types
 from kajitori.scheduler.framework import ActionType, ClusterEvent, EventResource
@@ -64,7 +67,6 @@ EPHEMERAL_NOT_OWNER = "PVC {}/{} was not created for pod {}/{} (pod is not owner
 ANN_SELECTED_NODE = "volume.kubernetes.io/selected-node"
 ANN_BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
 ANN_BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
-ANN_STORAGE_CLASS_BETA = "volume.beta.kubernetes.io/storage-class"
 NOT_SUPPORTED_PROVISIONER = "kubernetes.io/no-provisioner"
 WAIT_FOR_FIRST_CONSUMER = "WaitForFirstConsumer"
 VOLUME_AVAILABLE = "Available"
@@ -89,22 +91,6 @@ def claim_names(pod: Obj) -> list[tuple[str, bool]]:
         elif volume.get("ephemeral") is not None:
             found.append((f"{pod_name}-{volume.get('name', '')}", True))
     return found
-
-
-def claim_class(pvc: Obj) -> str:
-    """upstream's GetPersistentVolumeClaimClass: the beta annotation, else the field."""
-    annotations = meta.annotations(pvc)
-    if ANN_STORAGE_CLASS_BETA in annotations:
-        return annotations[ANN_STORAGE_CLASS_BETA]
-    return str((pvc.get("spec") or {}).get("storageClassName") or "")
-
-
-def volume_class(pv: Obj) -> str:
-    """upstream's GetPersistentVolumeClass."""
-    annotations = meta.annotations(pv)
-    if ANN_STORAGE_CLASS_BETA in annotations:
-        return annotations[ANN_STORAGE_CLASS_BETA]
-    return str((pv.get("spec") or {}).get("storageClassName") or "")
 
 
 def is_fully_bound(pvc: Obj) -> bool:
@@ -168,7 +154,7 @@ def volume_matches_claim(pv: Obj, pvc: Obj) -> bool:
     if selector is not None and not labels.from_label_selector(selector).matches(
             meta.labels(pv)):
         return False
-    if volume_class(pv) != claim_class(pvc):
+    if storageclass.volume_class(pv) != storageclass.claim_class(pvc):
         return False
     modes = set(pv_spec.get("accessModes") or [])
     return all(mode in modes for mode in pvc_spec.get("accessModes") or [])
@@ -309,7 +295,7 @@ class VolumeBinding:
 
     def is_delay_binding(self, pvc: Obj) -> bool:
         """upstream's IsDelayBindingMode: the claim's class binds WaitForFirstConsumer."""
-        sc = self.storage_class(claim_class(pvc))
+        sc = self.storage_class(storageclass.claim_class(pvc))
         return sc is not None and sc.get("volumeBindingMode") == WAIT_FOR_FIRST_CONSUMER
 
     # --- PreFilter / Filter ---------------------------------------------------------------------
@@ -381,7 +367,7 @@ class VolumeBinding:
 
     def _provision_mask(self, cache: Any, pvc: Obj) -> np.ndarray | None:
         """Where the claim's class can provision it; None where it cannot provision at all."""
-        sc = self.storage_class(claim_class(pvc))
+        sc = self.storage_class(storageclass.claim_class(pvc))
         if sc is None or sc.get("provisioner", "") in ("", NOT_SUPPORTED_PROVISIONER):
             return None
         return self._mask(cache, "sc/" + meta.name(sc), sc,

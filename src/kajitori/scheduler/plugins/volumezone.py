@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from kajitori.api import meta
+from kajitori.api import meta, storageclass
 from kajitori.scheduler import framework, types
 from kajitori.scheduler.framework import ActionType, ClusterEvent, EventResource
 from kajitori.scheduler.plugins import volumebinding
@@ -97,7 +97,7 @@ class VolumeZone:
                 return None, framework.unresolvable(volumebinding.PVC_NOT_FOUND.format(name))
             volume_name = (pvc.get("spec") or {}).get("volumeName")
             if not volume_name:
-                class_name = volumebinding.claim_class(pvc)
+                class_name = storageclass.claim_class(pvc)
                 if not class_name:
                     return None, framework.unresolvable(ERR_NO_VOLUME_OR_CLASS)
                 sc = self._get("storage.k8s.io", "storageclasses", class_name)
