@@ -329,3 +329,42 @@ def test_pods_without_claims_skip_the_plugin() -> None:
     state: framework.CycleState = {}
     _names, status = plugin(sched).pre_filter(state, types.pod_info(pod("p")), sched.cache)
     assert status == framework.SKIP
+
+
+class FakeRecorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str]] = []
+
+    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        self.events.append((obj["metadata"]["name"], reason, message))
+
+
+async def test_failed_pre_bind_unreserves_and_reports_the_plugin() -> None:
+    store = Store()
+    store.add("storageclasses", storage_class("local"))
+    store.add("persistentvolumes", pv("only", on_node="n1"))
+    store.add("persistentvolumeclaims", pvc("data"))  # no pod in the store: deleted meanwhile
+    sched = cluster(store, THREE_NODES)
+    recorder = sched.recorders["default-scheduler"] = FakeRecorder()  # type: ignore[assignment]
+    sched.on_pod_add(with_claims("p", "data"))
+    await sched.schedule_one(await sched.queue.pop())
+    assert recorder.events == [("p", "FailedScheduling", 'running PreBind plugin "VolumeBinding": '
+                                'binding volumes: pod does not exist any more: pods "p" not found')]
+    assert "default/p" not in sched.cache.pods
+    assert [path for path, _ in store.updates] == ["/api/v1/persistentvolumes/only"]
+    assert sched.queue.backoff_keys() == ["default/p"]
+
+
+async def test_claim_events_move_pods_the_plugin_rejected() -> None:
+    store = Store()
+    sched = cluster(store, THREE_NODES)
+    sched.on_pod_add(with_claims("p", "data"))
+    await sched.schedule_one(await sched.queue.pop())
+    assert list(sched.queue.unschedulable) == ["default/p"]
+    sched.queue.move_all_to_active_or_backoff(framework.ClusterEvent(
+        framework.EventResource.ASSIGNED_POD, framework.ActionType.ADD))
+    assert list(sched.queue.unschedulable) == ["default/p"]
+    store.add("persistentvolumeclaims", pvc("data"))
+    sched.storage_handlers(framework.EventResource.PERSISTENT_VOLUME_CLAIM)["on_add"](
+        pvc("data"))
+    assert list(sched.queue.unschedulable) == []
