@@ -26,6 +26,7 @@ import shutil
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import aiohttp
 from cri_api.v1 import api_pb2
 
 from kajitori.api import errors as apierrors
@@ -393,7 +394,7 @@ async def container_env(pod: Obj, container: Obj, *, lookup: lookup.ObjectLookup
         raise
     except ValueError as exc:
         raise errors.ContainerConfigError(str(exc)) from exc
-    except (apierrors.StatusError, OSError, TimeoutError) as exc:
+    except (apierrors.StatusError, aiohttp.ClientError, OSError, TimeoutError) as exc:
         # an API or transport failure: the container waits, the next sync tries again
         raise errors.ContainerConfigError(str(exc) or type(exc).__name__) from exc
     merged = {**services, **declared}

@@ -128,6 +128,9 @@ class APIObjectLookup:
         if status.get("expirationTimestamp"):
             expires_at = meta.parse_time(status["expirationTimestamp"]).timestamp()
         granted = (answer.get("spec") or {}).get("expirationSeconds") or expiration_seconds
+        now = self._clock()
+        for stale in [k for k, v in self._tokens.items() if v.expires_at <= now]:
+            del self._tokens[stale]  # expired tokens of pods long gone: the cache stays small
         self._tokens[key] = _CachedToken(token, expires_at - granted, expires_at)
         return token
 

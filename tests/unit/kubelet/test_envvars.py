@@ -8,6 +8,7 @@ import fakelookup
 import pytest
 from cri_api.v1 import api_pb2
 
+from kajitori.api import errors as apierrors
 from kajitori.kubelet import envvars, errors
 
 Obj = dict[str, Any]
@@ -290,3 +291,17 @@ def test_machine_allocatable_is_the_fallback_without_node_allocatable() -> None:
     value = envvars.container_resource_value({"resource": "limits.cpu"}, container)
     assert int(value) >= 1
 
+
+
+async def test_a_failed_api_read_is_a_container_config_error() -> None:
+    class Forbidden(fakelookup.FakeObjectLookup):
+        async def config_map(self, namespace: str, name: str) -> Obj | None:
+            raise apierrors.StatusError(apierrors.status(
+                403, "Forbidden", 'configmaps "cfg" is forbidden: no relationship found'))
+
+    container = {"name": "app", "envFrom": [{"configMapRef": {"name": "cfg"}}]}
+    pod = make_pod(container)
+    with pytest.raises(errors.ContainerConfigError) as caught:
+        await envvars.container_env(pod, container, lookup=Forbidden(), node_ip="",
+                                    pod_ips=[])
+    assert str(caught.value) == 'configmaps "cfg" is forbidden: no relationship found'

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from cri_api.v1 import api_pb2
 
 from kajitori.api import errors as apierrors
@@ -192,8 +193,8 @@ class VolumeManager:
                 mounted[name] = await PLUGINS[field][1](context)
             except errors.MountError as exc:
                 failures.append(exc)
-            except (plugin.VolumeError, mounter.MountFailure, apierrors.StatusError, OSError,
-                    TimeoutError) as exc:
+            except (plugin.VolumeError, mounter.MountFailure, apierrors.StatusError,
+                    aiohttp.ClientError, OSError, TimeoutError) as exc:
                 failures.append(errors.MountError(ERR_SET_UP.format(volume=name, error=exc)))
         if failures:
             raise failures[0]
