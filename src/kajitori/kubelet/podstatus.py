@@ -55,11 +55,10 @@ class Waiting:
     message: str = ""
 
 
-def format_time_ns(nanoseconds: int) -> str | None:
-    """An RFC 3339 time (seconds) from CRI nanoseconds; None for 0 (unknown)."""
-    if not nanoseconds:
-        return None
-    return meta.format_time(datetime.datetime.fromtimestamp(nanoseconds / 1e9, datetime.UTC))
+def format_time_ns(nanoseconds: int) -> str:
+    """An RFC 3339 time (seconds) from CRI nanoseconds. 0 (a container that never started)
+    is the epoch, `1970-01-01T00:00:00Z`, as upstream shows it."""
+    return meta.format_time(datetime.datetime.fromtimestamp(nanoseconds // 10**9, datetime.UTC))
 
 
 def _api_state(state: podactions.ContainerState, *, message: str = "") -> Obj:

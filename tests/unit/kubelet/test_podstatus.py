@@ -191,6 +191,12 @@ def test_start_and_config_errors_are_waiting_reasons() -> None:
     assert web["lastState"]["terminated"]["reason"] == "StartError"
     assert web["lastState"]["terminated"]["message"] == \
         'exec: "nope": executable file not found in $PATH'
+    assert web["lastState"]["terminated"]["startedAt"] == "2025-06-01T12:00:00Z"
+    never_started = ContainerState(id="x", name="web", state="exited", exit_code=128,
+                                   reason="StartError", finished_at=NS)
+    status = generate(pod("web", policy="Never"), never_started)
+    assert status["containerStatuses"][0]["state"]["terminated"]["startedAt"] == \
+        "1970-01-01T00:00:00Z"
 
 
 def test_host_network_pod_has_the_node_ip() -> None:
