@@ -1,10 +1,11 @@
 """PersistentVolumes and claims with kubectl: static binding (smallest fit), Retain and Delete,
 the default `local-path` StorageClass and its provisioner on simulated nodes.
 
-The module's server runs the PersistentVolume binder and the local-path provisioner (plus what
-namespaces need) and the scheduler; two simulated nodes join it. Until the scheduler's
-VolumeBinding plugin sets `volume.kubernetes.io/selected-node` on a WaitForFirstConsumer claim,
-the test sets it itself to the node the pod went to, as that plugin will.
+The module's server runs the PersistentVolume binder, the local-path provisioner, the PVC and
+PV protection controllers (plus what namespaces need) and the scheduler; two simulated nodes
+join it. The scheduler's VolumeBinding plugin sets `volume.kubernetes.io/selected-node` on a
+WaitForFirstConsumer claim; should a claim's pod be placed without it, the test sets it itself
+to the pod's node, as that plugin does.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from kajitori.testing import harness
 pytestmark = pytest.mark.e2e
 
 CONTROLLERS = (*harness.NAMESPACE_CONTROLLERS, "persistentvolume-binder",
-               "local-path-provisioner")
+               "local-path-provisioner", "pvc-protection", "pv-protection")
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +112,12 @@ def test_static_claim_binds_to_the_smallest_volume_that_fits(kubectl: Kubectl,
         assert volumes[small][:7] == [small, "1Gi", "RWO", "Retain", "Bound", f"{ns}/data",
                                       "manual"]
         assert volumes[big][4:6] == ["Available", "manual"]  # no CLAIM
+        assert eventually(lambda: kubectl("-n", ns, "get", "pvc", "data", "-o",
+                                          "jsonpath={.metadata.finalizers}")) == \
+            '["kubernetes.io/pvc-protection"]'
+        assert eventually(lambda: kubectl("get", "pv", small, "-o",
+                                          "jsonpath={.metadata.finalizers}")) == \
+            '["kubernetes.io/pv-protection"]'
     finally:
         kubectl("delete", "pv", small, big, tiny, "--wait=false", check=False)
 
@@ -176,6 +183,10 @@ def test_claim_without_class_waits_for_its_first_consumer_then_gets_a_local_volu
     assert f"Normal ProvisioningSucceeded Successfully provisioned volume pvc-{uid}" in \
         events_of(kubectl, ns, "cache")
 
+    # In use by a scheduled pod: the claim waits for it (pvc-protection).
+    assert eventually(lambda: kubectl("-n", ns, "get", "pod", "user", "-o",
+                                      "jsonpath={.spec.nodeName}")) == node
+    kubectl("-n", ns, "delete", "pvc", "cache", "--wait=false")
+    assert kubectl("-n", ns, "get", "pvc", "cache", "-o", "jsonpath={.status.phase}") == "Bound"
     kubectl("-n", ns, "delete", "pod", "user", "--grace-period=0", "--force")
-    kubectl("-n", ns, "delete", "pvc", "cache")
     eventually(lambda: kubectl.run("get", "pv", f"pvc-{uid}", check=False).returncode != 0)

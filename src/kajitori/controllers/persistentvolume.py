@@ -33,7 +33,6 @@ fails as upstream fails without a recycler plugin.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import logging
 from typing import Any, Protocol
@@ -93,29 +92,6 @@ IN_TREE_PREFIX = "kubernetes.io/"
 """Provisioner names of in-tree plugins; none exists here, so such a class fails to provision
 (upstream's message for an unknown in-tree plugin)."""
 
-POD_PVC_INDEX = "pod-pvc-index"
-
-
-def pod_pvc_index(pod: Obj) -> list[str]:
-    """`namespace/claim` of every claim `pod` uses, ephemeral ones (`<pod>-<volume>`) included
-    (upstream's PodPVCIndexFunc)."""
-    namespace = meta.namespace(pod)
-    keys = []
-    for volume in (pod.get("spec") or {}).get("volumes") or []:
-        if (volume.get("persistentVolumeClaim") or {}).get("claimName"):
-            keys.append(f"{namespace}/{volume['persistentVolumeClaim']['claimName']}")
-        elif volume.get("ephemeral") is not None:
-            keys.append(f"{namespace}/{meta.name(pod)}-{volume.get('name', '')}")
-    return keys
-
-
-def add_pod_pvc_index(pods: informer.Informer) -> None:
-    """Index `pods` by the claims they use, unless another controller already did (upstream's
-    AddPodPVCIndexerIfNotPresent: the index is the same whoever adds it)."""
-    with contextlib.suppress(ValueError):
-        pods.add_indexers({POD_PVC_INDEX: pod_pvc_index})
-
-
 def is_pod_terminated(pod: Obj) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
@@ -145,7 +121,7 @@ class PersistentVolumeController:
             name="volumes")
         self.claim_queue: workqueue.RateLimitingQueue[str] = workqueue.RateLimitingQueue(
             name="claims")
-        add_pod_pvc_index(pods)
+        pvindex.add_pod_pvc_index(pods)
         volumes.add_handlers(on_add=self._enqueue_volume,
                              on_update=lambda _old, new: self._enqueue_volume(new),
                              on_delete=self._on_volume_delete)
@@ -283,7 +259,7 @@ class PersistentVolumeController:
 
     def _emit_event_for_unbound_delay_binding_claim(self, claim: Obj) -> None:
         reason, message = WAIT_FOR_FIRST_CONSUMER_REASON, WAIT_FOR_FIRST_CONSUMER_MESSAGE
-        waiting = [meta.name(pod) for pod in self.pods.cache.by_index(POD_PVC_INDEX,
+        waiting = [meta.name(pod) for pod in self.pods.cache.by_index(pvindex.POD_PVC_INDEX,
                                                                        pvindex.claim_key(claim))
                    if not is_pod_terminated(pod) and not (pod.get("spec") or {}).get("nodeName")]
         if len(waiting) == 1:

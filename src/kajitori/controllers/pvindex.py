@@ -21,10 +21,12 @@ pre-bound volume here: the scheduler chooses the others, for the node it picks.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
 from kajitori.api import labels, meta, quantity, storageclass
+from kajitori.client import informer
 
 Obj = dict[str, Any]
 
@@ -179,3 +181,26 @@ def claim_reference(claim: Obj) -> Obj:
     return {"kind": "PersistentVolumeClaim", "namespace": md.get("namespace", ""),
             "name": md.get("name", ""), "uid": md.get("uid", ""), "apiVersion": "v1",
             "resourceVersion": md.get("resourceVersion", "")}
+
+
+POD_PVC_INDEX = "pod-pvc-index"
+
+
+def pod_pvc_index(pod: Obj) -> list[str]:
+    """`namespace/claim` of every claim `pod` uses, ephemeral ones (`<pod>-<volume>`) included
+    (upstream's PodPVCIndexFunc)."""
+    namespace = meta.namespace(pod)
+    keys = []
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        if (volume.get("persistentVolumeClaim") or {}).get("claimName"):
+            keys.append(f"{namespace}/{volume['persistentVolumeClaim']['claimName']}")
+        elif volume.get("ephemeral") is not None:
+            keys.append(f"{namespace}/{meta.name(pod)}-{volume.get('name', '')}")
+    return keys
+
+
+def add_pod_pvc_index(pods: informer.Informer) -> None:
+    """Index `pods` by the claims they use, unless another controller already did (upstream's
+    AddPodPVCIndexerIfNotPresent: the index is the same whoever adds it)."""
+    with contextlib.suppress(ValueError):
+        pods.add_indexers({POD_PVC_INDEX: pod_pvc_index})

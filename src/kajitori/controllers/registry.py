@@ -29,6 +29,8 @@ from kajitori.controllers import (
     nodelifecycle,
     persistentvolume,
     podgc,
+    pvcprotection,
+    pvprotection,
     replicaset,
     replicationcontroller,
     resourcequota,
@@ -99,6 +101,8 @@ STATEFULSET_CONTROLLER = "statefulset-controller"
 RESOURCE_QUOTA_CONTROLLER = "resourcequota-controller"
 HORIZONTAL_POD_AUTOSCALER_CONTROLLER = "horizontal-pod-autoscaler-controller"
 PERSISTENTVOLUME_BINDER_CONTROLLER = "persistentvolume-binder-controller"
+PVC_PROTECTION_CONTROLLER = "persistentvolumeclaim-protection-controller"
+PV_PROTECTION_CONTROLLER = "persistentvolume-protection-controller"
 LOCAL_PATH_PROVISIONER = "local-path-provisioner"
 """Not an upstream controller: k3s runs it as a Deployment; here it runs in the manager."""
 
@@ -213,6 +217,14 @@ def _persistentvolume_binder(ctx: ControllerContext) -> Controller:
         resync_period=ctx.settings.pvclaimbinder_sync_period)
 
 
+def _pvc_protection(ctx: ControllerContext) -> Controller:
+    return pvcprotection.new_pvc_protection_controller(ctx.client, informers=ctx.informers)
+
+
+def _pv_protection(ctx: ControllerContext) -> Controller:
+    return pvprotection.new_pv_protection_controller(ctx.client, informers=ctx.informers)
+
+
 def _local_path_provisioner(ctx: ControllerContext) -> Controller:
     return localpath.new_local_path_provisioner(
         ctx.client, informers=ctx.informers,
@@ -254,6 +266,10 @@ def new_controller_descriptors() -> dict[str, ControllerDescriptor]:
         ControllerDescriptor(DISRUPTION_CONTROLLER, _disruption, aliases=("disruption",)),
         ControllerDescriptor(PERSISTENTVOLUME_BINDER_CONTROLLER, _persistentvolume_binder,
                              aliases=("persistentvolume-binder",)),
+        ControllerDescriptor(PVC_PROTECTION_CONTROLLER, _pvc_protection,
+                             aliases=("pvc-protection",)),
+        ControllerDescriptor(PV_PROTECTION_CONTROLLER, _pv_protection,
+                             aliases=("pv-protection",)),
         ControllerDescriptor(LOCAL_PATH_PROVISIONER, _local_path_provisioner),
         ControllerDescriptor(TTL_AFTER_FINISHED_CONTROLLER, _ttl_after_finished,
                              aliases=("ttl-after-finished",)),
