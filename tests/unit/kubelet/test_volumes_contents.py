@@ -130,6 +130,21 @@ async def test_refresh_updates_config_map_files_in_place(tmp_path: Path) -> None
     assert len(internals) == 2  # ..data and one timestamped directory
 
 
+async def test_a_deleted_config_map_keeps_the_files_of_a_running_pod(tmp_path: Path) -> None:
+    volumes, lookup = setup(tmp_path, fakelookup.config_map("cfg", {"color": "red"}))
+    pod = make_pod([{"name": "v", "configMap": {"name": "cfg"}}])
+    await volumes.mount_pod(pod)
+    lookup.remove("ConfigMap", "cfg")
+    await volumes.mount_pod(pod)  # not held up: the volume was set up before
+    assert visible(volume_dir(tmp_path, "configmap", "v")) == {"color": "red"}
+    with pytest.raises(errors.MountError) as caught:
+        await volumes.refresh(pod)
+    assert str(caught.value) == (
+        'MountVolume.SetUp failed for volume "v" : configmap "cfg" not found')
+    restarted, _ = setup(tmp_path)  # a new kubelet process finds the written volume
+    await restarted.mount_pod(pod)
+
+
 # ---- secret ---------------------------------------------------------------------------------
 
 async def test_secret_files_are_decoded_on_tmpfs(tmp_path: Path) -> None:

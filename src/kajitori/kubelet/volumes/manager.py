@@ -18,6 +18,7 @@ periodic syncs, `unmount_pod` once the pod is terminated. One pod's calls must n
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,6 +32,7 @@ from kajitori.api import errors as apierrors
 from kajitori.api import meta
 from kajitori.kubelet import envvars, errors, lookup
 from kajitori.kubelet.volumes import (
+    atomicwriter,
     configmap,
     downwardapi,
     emptydir,
@@ -42,6 +44,7 @@ from kajitori.kubelet.volumes import (
     secret,
 )
 
+log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 SetUp = Callable[[plugin.SetUpContext], Awaitable[plugin.MountedVolume]]
 
@@ -160,18 +163,32 @@ class VolumeManager:
         return None if mounted is None else mounted.host_path
 
     async def mount_pod(self, pod: Obj) -> None:
-        """Set up every volume of `pod`; idempotent (what is there is kept or brought up to
-        date). Every volume is tried; raises MountError with the first failure's message
-        (`MountVolume.SetUp failed for volume "config" : configmap "x" not found`)."""
-        await self._set_up(pod, only=None)
+        """Set up every volume of `pod`; idempotent (what is there is kept, and configMap &
+        co. are brought up to date). Every volume is tried; raises MountError with the first
+        failure's message (`MountVolume.SetUp failed for volume "config" : configmap "x" not
+        found`) of a volume not set up before. A volume set up before whose update fails
+        (its ConfigMap was deleted) keeps its contents and is only logged, as upstream's
+        running pods are not held up by a failed remount: `refresh` reports those."""
+        await self._set_up(pod, only=None, strict=False)
 
     async def refresh(self, pod: Obj) -> None:
         """Rewrite the configMap, secret, downwardAPI and projected volumes of `pod` in place
         (a container sees a changed ConfigMap without restarting; tokens are renewed). Raises
-        MountError as mount_pod."""
-        await self._set_up(pod, only=REFRESHED)
+        MountError with the first failure, set up before or not."""
+        await self._set_up(pod, only=REFRESHED, strict=True)
 
-    async def _set_up(self, pod: Obj, *, only: frozenset[str] | None) -> None:
+    def _was_set_up(self, uid: str, volume: Obj) -> bool:
+        """Set up by this process, or (after a restart) a volume with written contents."""
+        name = str(volume.get("name") or "")
+        if name in self._mounted.get(uid, {}):
+            return True
+        field = _source_field(volume)
+        if field not in REFRESHED:
+            return False
+        path = plugin.volume_dir(self.pod_dir(uid), PLUGINS[str(field)][0], name)
+        return (path / atomicwriter.DATA_DIR_NAME).is_symlink()
+
+    async def _set_up(self, pod: Obj, *, only: frozenset[str] | None, strict: bool) -> None:
         uid = meta.uid(pod)
         pod_dir = self.pod_dir(uid)
         await asyncio.to_thread(_make_pod_dirs, pod_dir)
@@ -185,6 +202,7 @@ class VolumeManager:
             context = plugin.SetUpContext(pod=pod, volume=volume, pod_dir=pod_dir,
                                           lookup=self._lookup, mounter=self._mounter,
                                           node_allocatable=self._node_allocatable)
+            known = self._was_set_up(uid, volume)
             try:
                 if field is None:
                     fields = sorted(k for k in volume if k != "name")
@@ -192,10 +210,16 @@ class VolumeManager:
                         fields=", ".join(fields)))
                 mounted[name] = await PLUGINS[field][1](context)
             except errors.MountError as exc:
-                failures.append(exc)
+                failure = exc
             except (plugin.VolumeError, mounter.MountFailure, apierrors.StatusError,
                     aiohttp.ClientError, OSError, TimeoutError) as exc:
-                failures.append(errors.MountError(ERR_SET_UP.format(volume=name, error=exc)))
+                failure = errors.MountError(ERR_SET_UP.format(volume=name, error=exc))
+            else:
+                continue
+            if known and not strict:
+                log.warning("pod %s: keeping volume %r as it was: %s", uid, name, failure)
+            else:
+                failures.append(failure)
         if failures:
             raise failures[0]
 
