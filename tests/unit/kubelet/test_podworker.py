@@ -428,3 +428,20 @@ async def test_run_syncs_updated_pods(node: Node) -> None:
             await node.statuses.changed.wait()
     assert node.rt.running() == ["c"]
     assert runtime.POD_UID_LABEL in node.rt.sandboxes["sb-1"].config.labels
+
+
+def test_host_resolv_conf_without_loopback_servers(tmp_path: Path) -> None:
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("# generated\nnameserver 127.0.0.53\nnameserver 10.0.0.2\n"
+                      "search corp.example lab\noptions edns0 trust-ad\n")
+    assert podworker.read_host_dns(resolv) == podworker.containerconfig.HostDNS(
+        servers=("10.0.0.2",), searches=("corp.example", "lab"), options=("edns0", "trust-ad"))
+    assert podworker.read_host_dns(tmp_path / "missing") == podworker.containerconfig.HostDNS()
+
+
+def test_grace_period_of_a_deletion_else_the_spec() -> None:
+    assert podworker.grace_seconds(pod()) == 30
+    assert podworker.grace_seconds(pod(terminationGracePeriodSeconds=10)) == 10
+    deleting = pod(terminationGracePeriodSeconds=10)
+    deleting["metadata"]["deletionGracePeriodSeconds"] = 0
+    assert podworker.grace_seconds(deleting) == 2
