@@ -74,10 +74,15 @@ def backoff_seconds(restart_count: int) -> float:
     return min(INITIAL_BACKOFF * 2.0 ** (restart_count - 1), MAX_BACKOFF)
 
 
+def format_pod(pod: Obj) -> str:
+    """How the kubelet names a pod in messages (upstream format.Pod): `name_namespace(uid)`."""
+    return f"{meta.name(pod)}_{meta.namespace(pod)}({meta.uid(pod)})"
+
+
 def crash_loop_message(pod: Obj, container_name: str, *, delay: float) -> str:
     """The CrashLoopBackOff waiting message, as upstream words it."""
     return (f"back-off {int(delay)}s restarting failed container={container_name} "
-            f"pod={meta.name(pod)}_{meta.namespace(pod)}({meta.uid(pod)})")
+            f"pod={format_pod(pod)}")
 
 
 def spec_fields(container: Obj) -> Obj:

@@ -27,6 +27,7 @@ import orjson
 from cri_api.v1 import api_pb2
 
 from kajitori.api import meta, qos, quantity
+from kajitori.api import podstatus as apipodstatus
 from kajitori.kubelet import errors, runtime
 
 Obj = dict[str, Any]
@@ -87,11 +88,6 @@ class NodeInfo:
     memory_capacity: int = 0
     """Bytes of memory of the node, for Burstable containers' oom_score_adj (0: unknown)."""
     host_dns: HostDNS = field(default_factory=HostDNS)
-
-
-def format_pod(pod: Obj) -> str:
-    """How the kubelet names a pod in messages: `name_namespace(uid)`."""
-    return f"{meta.name(pod)}_{meta.namespace(pod)}({meta.uid(pod)})"
 
 
 def pod_log_directory(root_dir: Path, pod: Obj) -> Path:
@@ -326,7 +322,7 @@ def verify_run_as_non_root(pod: Obj, container: Obj, *, image: api_pb2.Image | N
     non_root = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
     if not non_root:
         return
-    names = {"pod": format_pod(pod), "container": container.get("name")}
+    names = {"pod": apipodstatus.format_pod(pod), "container": container.get("name")}
     run_as_user = sc.get("runAsUser", pod_sc.get("runAsUser"))
     if run_as_user is not None:
         if int(run_as_user) == 0:

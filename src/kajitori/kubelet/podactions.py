@@ -27,7 +27,7 @@ from typing import Any
 from cri_api.v1 import api_pb2
 
 from kajitori.api import podstatus as apipodstatus
-from kajitori.kubelet import containerconfig, runtime
+from kajitori.kubelet import containerconfig, prober, runtime
 
 Obj = dict[str, Any]
 
@@ -35,10 +35,9 @@ CREATED, RUNNING, EXITED, UNKNOWN = "created", "running", "exited", "unknown"
 CRI_STATES = {api_pb2.CONTAINER_CREATED: CREATED, api_pb2.CONTAINER_RUNNING: RUNNING,
               api_pb2.CONTAINER_EXITED: EXITED, api_pb2.CONTAINER_UNKNOWN: UNKNOWN}
 
-# Why a running container is killed, in upstream's words (the `Killing` event's message).
 SPEC_CHANGED = "Container {name} definition changed"
-LIVENESS_FAILED = "Container {name} failed liveness probe"
-STARTUP_FAILED = "Container {name} failed startup probe"
+"""Why a running container whose spec changed is killed (the `Killing` event's message; the
+probes' are `prober.failed_probe_message`)."""
 WILL_BE_RESTARTED = ", will be restarted"
 
 
@@ -178,9 +177,9 @@ def _restart_reason(container: Obj, latest: ContainerState, *,
     if latest.hash and latest.hash != containerconfig.container_hash(container):
         return SPEC_CHANGED.format(name=name)
     if name in liveness_failed:
-        return LIVENESS_FAILED.format(name=name)
+        return prober.failed_probe_message(name, prober.ProbeType.LIVENESS, restart=False)
     if name in startup_failed:
-        return STARTUP_FAILED.format(name=name)
+        return prober.failed_probe_message(name, prober.ProbeType.STARTUP, restart=False)
     return ""
 
 

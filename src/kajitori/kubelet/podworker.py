@@ -519,7 +519,12 @@ class PodWorkers:
             started = bool(sandbox_id)
         if sandbox_id and not (actions.kill_pod and not actions.create_sandbox):
             for kill in actions.containers_to_kill:
-                await self._kill_container(pod, kill.container, message=kill.message)
+                # A probe's own terminationGracePeriodSeconds replaces the pod's for its kill.
+                failure = self._prober.liveness_failure(uid, kill.container.name)
+                grace = failure.termination_grace_period_seconds if failure else None
+                await self._kill_container(pod, kill.container, message=kill.message,
+                                           grace=None if grace is None else
+                                           max(grace, MINIMUM_GRACE_SECONDS))
             status = await self.runtime_pod(uid)
             pod_ip = status.sandboxes[0].ip if status.sandboxes else ""
             for name in actions.init_containers_to_start + actions.containers_to_start:
@@ -580,7 +585,7 @@ class PodWorkers:
             wait = self._backoff.in_back_off(key, finished_at=finished, now=self._wall())
             if wait > 0:
                 self._recorder.event(pod, events.WARNING, BACK_OFF, MSG_BACK_OFF.format(
-                    name=name, pod=containerconfig.format_pod(pod)))
+                    name=name, pod=apipodstatus.format_pod(pod)))
                 worker.reasons[name] = podstatus.Waiting(
                     apipodstatus.CRASH_LOOP_BACK_OFF, apipodstatus.crash_loop_message(
                         pod, name, delay=self._backoff.delay(key)))

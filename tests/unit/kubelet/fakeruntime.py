@@ -62,6 +62,8 @@ class FakeRuntime:
         self.fail_start: dict[str, str] = {}
         """Container name → the runtime's message when starting it fails."""
         self.fail_create: dict[str, str] = {}
+        self.stops: list[tuple[str, int]] = []
+        """(container id, grace seconds) of every stop_container call."""
         self.exec_results: dict[tuple[str, ...], tuple[int, bytes]] = {}
         """Command → (exit code, stdout) of exec_sync; unknown commands succeed."""
         self.now_ns = 1_750_000_000 * 1_000_000_000
@@ -197,6 +199,7 @@ class FakeRuntime:
     async def stop_container(self, container_id: str, *, grace_seconds: int) -> None:
         container = self.containers.get(container_id)
         self._record("stop_container", container.config.metadata.name if container else "")
+        self.stops.append((container_id, grace_seconds))
         if container is not None and container.state == api_pb2.CONTAINER_RUNNING:
             self.exit(container_id, SIGTERM_EXIT_CODE)
 

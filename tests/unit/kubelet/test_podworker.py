@@ -344,8 +344,9 @@ async def test_failed_liveness_restarts_the_container(node: Node) -> None:
     p = pod()
     await node.sync(p)
     first = node.container("c")
-    node.prober.failures["c"] = prober.LivenessFailure(prober.ProbeType.LIVENESS, "c", None)
+    node.prober.failures["c"] = prober.LivenessFailure(prober.ProbeType.LIVENESS, "c", 7)
     status = await node.sync(p)
+    assert node.rt.stops[-1] == (first, 7)
     assert ("Normal", "Killing", "Container c failed liveness probe, will be restarted") in \
         node.recorder.events
     assert node.container("c") != first
@@ -369,6 +370,7 @@ async def test_deletion_stops_containers_with_grace_then_reports_terminated(node
     p["metadata"].update(deletionTimestamp="2025-06-01T12:00:00Z", deletionGracePeriodSeconds=5)
     status = await node.sync(p)
     assert ("Normal", "Killing", "Stopping container c") in node.recorder.events
+    assert node.rt.stops == [(node.container("c"), 5)]
     assert node.rt.running() == []
     assert [s.state for s in node.rt.sandboxes.values()] == [api_pb2.SANDBOX_NOTREADY]
     assert node.statuses.terminated
