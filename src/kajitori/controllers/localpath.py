@@ -17,14 +17,16 @@ the claim to it.
 A Released volume of this provisioner with reclaim policy Delete is deleted. Its directory is on
 the node and stays there: this controller runs beside the API, not on the node, and never touches
 a node's disk (upstream runs a helper pod on the node for it; Kajitori leaves that to the node
-agent). A class with `volumeBindingMode: Immediate` cannot work for node-local storage (no node
-is chosen): such a claim gets a ProvisioningFailed warning, as local-path-provisioner refuses
-it.
+agent). A selected node that no longer exists is reported and its annotation removed, so the
+scheduler places the pod again. A class with `volumeBindingMode: Immediate` cannot work for
+node-local storage (no node is chosen): such a claim gets a ProvisioningFailed warning, as
+local-path-provisioner refuses it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from pathlib import PurePosixPath
 from typing import Any, Protocol
@@ -173,6 +175,7 @@ class LocalPathProvisioner:
         if node is None:
             self.recorder.event(claim, events.WARNING, PROVISIONING_FAILED,
                                 NO_TARGET_NODE_MESSAGE.format(node=node_name))
+            await self._reschedule(claim)
             return
         self.recorder.event(claim, events.NORMAL, PROVISIONING,
                             PROVISIONING_MESSAGE.format(claim=key))
@@ -186,6 +189,19 @@ class LocalPathProvisioner:
         log.info("provisioned %s for claim %s on node %s", volume_name(claim), key, node_name)
         self.recorder.event(claim, events.NORMAL, PROVISIONING_SUCCEEDED,
                             PROVISIONING_SUCCEEDED_MESSAGE.format(volume=volume_name(claim)))
+
+    async def _reschedule(self, claim: Obj) -> None:
+        """The selected node is gone: drop the annotation so the scheduler picks another node
+        for the claim's pod (the library's rescheduleProvisioning)."""
+        updated = copy.deepcopy(claim)
+        del meta.metadata(updated)["annotations"][pvindex.ANN_SELECTED_NODE]
+        try:
+            await self._client.update(rest.resource_path(
+                *pvindex.CLAIMS, namespace=meta.namespace(claim), name=meta.name(claim)),
+                updated)
+        except errors.StatusError as exc:
+            if exc.code != 404:
+                raise
 
     def _failed(self, claim: Obj, class_name: str, error: str) -> None:
         self.recorder.event(claim, events.WARNING, PROVISIONING_FAILED,

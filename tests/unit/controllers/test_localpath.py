@@ -137,3 +137,16 @@ async def test_released_volume_with_delete_policy_is_deleted(cluster: Cluster) -
     await cluster.client.update(f"{PVS}/{name}/status", volume)
     await (await cluster.provisioner()).sync_volume(name)
     assert await fakecluster.get_or_none(cluster.client, f"{PVS}/{name}") is None
+
+
+async def test_selected_node_that_is_gone_is_given_back_to_the_scheduler(
+        cluster: Cluster) -> None:
+    await cluster.claim("data", annotations={
+        **ASKED, "volume.kubernetes.io/selected-node": "gone"})
+    await (await cluster.provisioner()).sync_claim("default/data")
+
+    claim = await cluster.client.get(f"{PVCS}/data")
+    assert "volume.kubernetes.io/selected-node" not in meta.annotations(claim)
+    assert (await cluster.client.get(PVS))["items"] == []
+    assert cluster.recorder.events == [
+        'Warning ProvisioningFailed failed to get target node: nodes "gone" not found']
