@@ -518,12 +518,13 @@ class PodWorkers:
             sandbox_id = await self._create_sandbox(pod, sandbox_config)
             started = bool(sandbox_id)
         if sandbox_id and not (actions.kill_pod and not actions.create_sandbox):
+            pod_ip = status.sandboxes[0].ip if status.sandboxes else ""
             for kill in actions.containers_to_kill:
                 # A probe's own terminationGracePeriodSeconds replaces the pod's for its kill.
                 failure = self._prober.liveness_failure(uid, kill.container.name)
                 grace = failure.termination_grace_period_seconds if failure else None
                 await self._kill_container(pod, kill.container, message=kill.message,
-                                           grace=None if grace is None else
+                                           pod_ip=pod_ip, grace=None if grace is None else
                                            max(grace, MINIMUM_GRACE_SECONDS))
             status = await self.runtime_pod(uid)
             pod_ip = status.sandboxes[0].ip if status.sandboxes else ""
@@ -630,7 +631,7 @@ class PodWorkers:
             if failure is not None:
                 self._recorder.event(pod, events.WARNING, FAILED_POST_START_HOOK, failure)
                 await self._kill_container_id(pod, container, container_id,
-                                              message=FAILED_POST_START_HOOK)
+                                              message=FAILED_POST_START_HOOK, pod_ip=pod_ip)
                 worker.reasons[name] = podstatus.Waiting(podstatus.POST_START_HOOK_ERROR,
                                                          failure)
         return True
@@ -668,13 +669,15 @@ class PodWorkers:
     # --- stopping -------------------------------------------------------------------------------
 
     async def _kill_container(self, pod: Obj, state: podactions.ContainerState, *,
-                              message: str, grace: int | None = None) -> None:
+                              message: str, pod_ip: str, grace: int | None = None) -> None:
         container = _find_container(pod, state.name) or {"name": state.name}
-        await self._kill_container_id(pod, container, state.id, message=message, grace=grace)
+        await self._kill_container_id(pod, container, state.id, message=message, grace=grace,
+                                      pod_ip=pod_ip)
 
     async def _kill_container_id(self, pod: Obj, container: Obj, container_id: str, *,
-                                 message: str, grace: int | None = None) -> None:
-        """preStop hook within the grace period, then SIGTERM and SIGKILL after the rest."""
+                                 message: str, pod_ip: str, grace: int | None = None) -> None:
+        """preStop hook within the grace period (an httpGet one goes to `pod_ip`), then
+        SIGTERM, and SIGKILL after the rest of it; `grace` None: the pod's."""
         grace = grace_seconds(pod) if grace is None else grace
         self._recorder.event(pod, events.NORMAL, KILLING, message)
         started = self._clock.now()
@@ -684,7 +687,7 @@ class PodWorkers:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(grace):
                     failure = await lifecycle.run_handler(self._runtime, pod, container,
-                                                          container_id, handler, pod_ip="")
+                                                          container_id, handler, pod_ip=pod_ip)
             if failure is not None:
                 self._recorder.event(pod, events.WARNING, FAILED_PRE_STOP_HOOK, failure)
         remaining = max(int(grace - (self._clock.now() - started)), MINIMUM_GRACE_SECONDS)
@@ -697,13 +700,14 @@ class PodWorkers:
         sidecars = [str(c.get("name")) for c in (pod.get("spec") or {}).get("initContainers")
                     or [] if apipodstatus.is_sidecar(c)]
         running = status.running()
+        pod_ip = status.sandboxes[0].ip if status.sandboxes else ""
         first = [c for c in running if c.name not in sidecars]
         last = sorted((c for c in running if c.name in sidecars),
                       key=lambda c: sidecars.index(c.name), reverse=True)
         await asyncio.gather(*(self._kill_container(pod, c, message=MSG_KILLING.format(
-            name=c.name)) for c in first))
+            name=c.name), pod_ip=pod_ip) for c in first))
         for container in last:
-            await self._kill_container(pod, container,
+            await self._kill_container(pod, container, pod_ip=pod_ip,
                                        message=MSG_KILLING.format(name=container.name))
         for container in running:
             self._prober.update_container(uid, container.name,
