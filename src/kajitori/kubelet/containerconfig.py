@@ -19,6 +19,7 @@ kubelet root dir (`<root>/logs/pods/<ns>_<name>_<uid>`), upstream's `/var/log/po
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from kajitori.kubelet import errors, runtime
 Obj = dict[str, Any]
 
 CGROUP_ROOT = "/kubepods"
+CGROUPFS_ROOT = Path("/sys/fs/cgroup")
 CGROUP_TIER = {qos.GUARANTEED: "", qos.BURSTABLE: "burstable", qos.BEST_EFFORT: "besteffort"}
 
 MIN_SHARES = 2
@@ -105,6 +107,22 @@ def cgroup_parent(pod: Obj) -> str:
     `/kubepods/besteffort/pod<uid>` by QoS class."""
     tier = CGROUP_TIER[qos.pod_qos_class(pod)]
     return "/".join(p for p in (CGROUP_ROOT, tier, f"pod{meta.uid(pod)}") if p)
+
+
+def remove_pod_cgroups(pod_uid: str, *, cgroup_root: Path = CGROUPFS_ROOT) -> None:
+    """Remove the pod's cgroup directories (`<root>/<controller>/kubepods/.../pod<uid>`, and
+    `<root>/kubepods/...` on a unified hierarchy) once its containers are gone: runc removes
+    the containers' own cgroups, not the pod's parent (upstream's pod container manager does,
+    pkg/kubelet/cm/pod_container_manager_linux.go). Blocking (the caller runs it in a
+    thread); a directory still in use stays."""
+    pattern = f"kubepods/**/pod{pod_uid}"
+    found = [*cgroup_root.glob(pattern), *cgroup_root.glob(f"*/{pattern}")]
+    for directory in found:
+        for child in sorted((p for p in directory.rglob("*") if p.is_dir()), reverse=True):
+            with contextlib.suppress(OSError):
+                child.rmdir()
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 def container_hash(container: Obj) -> str:

@@ -251,10 +251,12 @@ class PodWorkers:
                  status_manager: statusmanager.StatusManager, recorder: events.EventRecorder,
                  settings: settings_.KubeletSettings, clock: clock_.Clock | None = None,
                  wall_clock: Callable[[], float] = time.time,
-                 host_dns: containerconfig.HostDNS | None = None) -> None:
+                 host_dns: containerconfig.HostDNS | None = None,
+                 cgroup_root: Path = containerconfig.CGROUPFS_ROOT) -> None:
         """`clock` paces relists, retries and back-off timers (tests: a FakeClock);
         `wall_clock` is epoch seconds, compared with the runtime's container times; `host_dns`
-        None reads /etc/resolv.conf."""
+        None reads /etc/resolv.conf; `cgroup_root` is where removed pods' cgroups are cleaned
+        up (tests: a directory of their own)."""
         self._runtime = runtime_service
         self._images = image_manager
         self._volumes = volumes
@@ -269,6 +271,7 @@ class PodWorkers:
             root_dir=settings.root_dir, cluster_dns=tuple(settings.cluster_dns),
             cluster_domain=settings.cluster_domain, memory_capacity=_memory_capacity(),
             host_dns=host_dns or read_host_dns())
+        self._cgroup_root = cgroup_root
         self._backoff = CrashLoopBackOff()
         self._workers: dict[str, _Worker] = {}
         self._group: asyncio.TaskGroup | None = None
@@ -736,6 +739,8 @@ class PodWorkers:
                 labels={runtime.POD_UID_LABEL: uid}):
             await self._runtime.remove_pod_sandbox(sandbox.id)
         await self._volumes.unmount_pod(uid)
+        await asyncio.to_thread(containerconfig.remove_pod_cgroups, uid,
+                                cgroup_root=self._cgroup_root)
         self._prober.remove_pod(uid)
         self._status.forget(uid)
         self._backoff.forget_pod(uid)

@@ -152,7 +152,7 @@ class Node:
                                                node_ip="192.168.1.10",
                                                cluster_dns=("10.96.0.10",)),
             clock=self.clock, wall_clock=lambda: self.rt.now_ns / 1e9,
-            host_dns=podworker.containerconfig.HostDNS())
+            host_dns=podworker.containerconfig.HostDNS(), cgroup_root=root / "cgroup")
 
     async def sync(self, pod: Obj) -> Obj:
         self.workers.update_pod(pod)
@@ -388,12 +388,16 @@ async def test_pre_stop_hook_runs_before_the_stop(node: Node) -> None:
     assert verbs.index("exec_sync") < verbs.index("stop_container")
 
 
-async def test_forget_removes_everything(node: Node) -> None:
+async def test_forget_removes_everything(node: Node, tmp_path: Path) -> None:
     await node.sync(pod())
+    pod_cgroup = tmp_path / "cgroup/memory/kubepods/besteffort/podu1"
+    (pod_cgroup / "c-2").mkdir(parents=True)
     node.workers.forget(UID)
     assert await node.workers.sync(UID) is True
     assert node.rt.sandboxes == {}
     assert node.rt.containers == {}
+    assert not pod_cgroup.exists()
+    assert (tmp_path / "cgroup/memory/kubepods/besteffort").is_dir()
     assert (node.volumes.unmounted, node.prober.removed, node.statuses.forgotten) == (
         [UID], [UID], [UID])
 
