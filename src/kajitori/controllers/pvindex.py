@@ -1,13 +1,14 @@
-"""Which PersistentVolume a claim gets (the binder's matching rules), and the volume
-annotations and references the binder and the local-path provisioner share.
+"""Which PersistentVolume a claim gets (the binder's matching rules), and what the volume
+controllers share: annotation keys, claim references, the pods-by-claim index.
 
 Mirrors pkg/controller/volume/persistentvolume/index.go (`findByClaim`,
 `allPossibleMatchingAccessModes`) and the matching helpers of
 staging/src/k8s.io/component-helpers/storage/volume/pv_helpers.go (`FindMatchingVolume`,
 `IsVolumeBoundToClaim`, `CheckVolumeModeMismatches`, `CheckAccessModes`) and of pv_controller.go
-(`checkVolumeSatisfyClaim`), and the annotation keys of component-helpers/storage/volume/
-helpers.go. Pure functions over wire-format dicts: the binder
-(`persistentvolume.py`) passes what its caches hold.
+(`checkVolumeSatisfyClaim`), the annotation keys of component-helpers/storage/volume/
+helpers.go and pkg/controller/volume/common's PodPVCIndex. Pure functions over wire-format
+dicts: the binder (`persistentvolume.py`), the local-path provisioner (`localpath.py`) and the
+PVC protection controller (`pvcprotection.py`) pass what their caches hold.
 
 The rules, as upstream: a volume pre-bound to the claim (its claimRef names the claim, with no
 uid or the claim's) wins outright; otherwise, among Available volumes with no claimRef, of the
