@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import fakelookup
 import pytest
 from background import running
 from cri_api.v1 import api_pb2
@@ -93,30 +94,6 @@ class Prober:
         return self.failures.get(container_name)
 
 
-class Lookup:
-    def __init__(self) -> None:
-        self.config_maps: dict[str, Obj] = {}
-
-    async def config_map(self, namespace: str, name: str) -> Obj | None:
-        return self.config_maps.get(name)
-
-    async def secret(self, namespace: str, name: str) -> Obj | None:
-        return None
-
-    async def services(self, namespace: str) -> list[Obj]:
-        return []
-
-    async def persistent_volume_claim(self, namespace: str, name: str) -> Obj | None:
-        return None
-
-    async def persistent_volume(self, name: str) -> Obj | None:
-        return None
-
-    async def service_account_token(self, pod: Obj, *, audience: str,
-                                    expiration_seconds: int) -> str:
-        return "token"
-
-
 class Statuses:
     def __init__(self) -> None:
         self.last: Obj = {}
@@ -141,7 +118,7 @@ class Node:
         self.images = Images(self.rt)
         self.volumes = Volumes()
         self.prober = Prober()
-        self.lookup = Lookup()
+        self.lookup = fakelookup.FakeObjectLookup()
         self.statuses = Statuses()
         self.clock = clock_.FakeClock()
         self.workers = podworker.PodWorkers(
@@ -302,7 +279,7 @@ async def test_missing_config_map_is_create_container_config_error(node: Node) -
     assert waiting == {"reason": "CreateContainerConfigError",
                        "message": 'configmap "cfg" not found'}
     assert ("Warning", "Failed", 'Error: configmap "cfg" not found') in node.recorder.events
-    node.lookup.config_maps["cfg"] = {"data": {"k": "v"}}
+    node.lookup.add(fakelookup.config_map("cfg", {"k": "v"}))
     status = await node.sync(p)
     assert node.rt.running() == ["c"]
     config = node.rt.by_name("c")[0].config
