@@ -283,7 +283,9 @@ def test_a_static_pod_keeps_running_when_its_mirror_is_deleted(agent_node: Agent
 
     agent_node.kubectl("delete", "pod", mirror_name, "--wait=false")
     _wait("mirror pod not recreated", lambda: mirror().get("metadata", {}).get("uid")
-          not in (None, first["metadata"]["uid"]) and container_id() == running, agent_node)
+          not in (None, first["metadata"]["uid"]), agent_node)
+    _wait("the recreated mirror pod does not show the same container running",
+          lambda: container_id() == running, agent_node)
 
     manifest.unlink()
     _wait("mirror pod not deleted with its manifest", lambda: not mirror(), agent_node)

@@ -96,7 +96,8 @@ class Kubelet:
         self.static_pods = staticpods.StaticPods(
             client, node_name=name, manifest_dir=settings.pod_manifest_path,
             updates=self.workers, mirror_lookup=self.source.mirror_pod,
-            node_uid=self._node_uid, file_check_frequency=settings.file_check_frequency)
+            node_uid=self._node_uid, file_check_frequency=settings.file_check_frequency,
+            on_mirror_created=self._mirror_created)
         self.leases = nodelease.NodeLeaseController(client, settings=nodelease.NodeLeaseSettings(
             node_lease_duration_seconds=settings.node_lease_duration_seconds,
             renew_interval=settings.node_lease_duration_seconds / 4,
@@ -105,6 +106,13 @@ class Kubelet:
             self, runtime, root_dir=settings.root_dir, node_name=name,
             node_ip=settings.node_ip, client_ca=client_ca, address=settings.address,
             port=settings.port)
+
+    def _mirror_created(self, pod: Obj) -> None:
+        """A new mirror pod shows no status: have the static pod's written to it again.
+        (Upstream's status manager compares with the API's pod on its periodic sync; ours
+        writes only changes, so it forgets what it wrote and the worker reports afresh.)"""
+        self.status_manager.forget(meta.uid(pod))
+        self.workers.update_pod(pod)
 
     def _node_uid(self) -> str:
         return meta.uid(self.node_status.node) if self.node_status.node else ""
@@ -166,6 +174,10 @@ class Kubelet:
             group.create_task(self.workers.run(), name="pod-workers")
             group.create_task(self.source.run(), name="pod-source")
             group.create_task(self.static_pods.run(), name="static-pods")
+            await self.source.pods.wait_for_sync()
+            await self.static_pods.synced.wait()
+            # Only now may pods the runtime runs but no source knows be cleaned up.
+            self.workers.mark_sources_ready()
             log.info("kubelet for node %s running (server on port %d)",
                      self._settings.node_name, self.server.port)
 

@@ -168,7 +168,10 @@ class StaticPods:
     def __init__(self, client: rest.RESTClient, *, node_name: str, manifest_dir: Path,
                  updates: PodUpdates, mirror_lookup: Callable[[str, str], Obj | None],
                  node_uid: Callable[[], str], file_check_frequency: float = 20.0,
+                 on_mirror_created: Callable[[Obj], None] = lambda pod: None,
                  now: Callable[[], str] = meta.now) -> None:
+        """`on_mirror_created(static_pod)` is called after each mirror is made, for its status
+        to be written to it (the kubelet has the pod's status reported afresh)."""
         self._client = client
         self._node_name = node_name
         self._dir = manifest_dir
@@ -176,9 +179,12 @@ class StaticPods:
         self._mirror_lookup = mirror_lookup
         self._node_uid = node_uid
         self._frequency = file_check_frequency
+        self._on_mirror_created = on_mirror_created
         self._now = now
         self._known: dict[str, _Known] = {}
         self._wake = asyncio.Event()
+        self.synced = asyncio.Event()
+        """Set once the directory has been read for the first time."""
 
     @property
     def pods(self) -> list[Obj]:
@@ -193,6 +199,7 @@ class StaticPods:
             group.create_task(self._watch_directory())
             while True:
                 await self.sync()
+                self.synced.set()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._frequency):
@@ -270,6 +277,8 @@ class StaticPods:
         except errors.StatusError as exc:
             if exc.code != 409:  # the informer has not seen it yet: checked again later
                 raise
+            return
+        self._on_mirror_created(pod)
 
     async def _delete_mirror(self, pod: Obj, *, mirror: Obj | None) -> None:
         """Delete the mirror pod named like `pod` (upstream's `DeleteMirrorPod`: grace 0,
