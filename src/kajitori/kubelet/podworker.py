@@ -350,6 +350,11 @@ class PodWorkers:
                 log.warning("syncing pod %s failed, will retry: %s", uid, exc)
                 self._wake_at(worker, self._clock.now() + RETRY_SECONDS)
                 continue
+            except Exception:
+                # One pod's unexpected failure must not stop the node's other pods.
+                log.exception("syncing pod %s failed unexpectedly, will retry", uid)
+                self._wake_at(worker, self._clock.now() + RETRY_SECONDS)
+                continue
             if done:
                 return
 
