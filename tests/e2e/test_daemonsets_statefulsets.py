@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kubectlrunner import InThread, Kubectl
+from kubectlrunner import InThread, Kubectl, eventually, new_namespace
 
 from kajitori import scheduler, sim
 from kajitori.testing import harness
@@ -61,20 +59,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Cluste
 
 @pytest.fixture
 def ns(kubectl: Kubectl) -> str:
-    name = f"ds-{uuid.uuid4().hex[:6]}"
-    kubectl("create", "namespace", name)
-    return name
+    return new_namespace(kubectl, "ds")
 
-
-def eventually(check: Any, *, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout}s: {check}")
-        time.sleep(0.2)
 
 
 def get_json(kubectl: Kubectl, ns: str, *args: str) -> Any:

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kubectlrunner import InThread
+from kubectlrunner import InThread, eventually, new_namespace
 
 from kajitori import scheduler, sim
 from kajitori.testing import harness
@@ -65,21 +63,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Cluste
 
 @pytest.fixture
 def ns(kubectl: Kubectl) -> str:
-    name = f"dep-{uuid.uuid4().hex[:6]}"
-    kubectl("create", "namespace", name)
-    return name
+    return new_namespace(kubectl, "dep")
 
-
-def eventually(check: Any, *, timeout: float = 60.0) -> Any:
-    """Poll `check()` until it returns a truthy value (kubectl has no wait for these)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout}s: {check}")
-        time.sleep(0.2)
 
 
 def get_json(kubectl: Kubectl, ns: str, *args: str) -> Any:

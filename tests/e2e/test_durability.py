@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubectlrunner import wait_for
+from kubectlrunner import eventually
 from test_bad_input import RawClient
 
 from kajitori.testing import harness as testing_cluster
@@ -196,7 +196,7 @@ def test_watch_from_a_resource_version_before_a_restart(
     with testing_cluster.running(tmp_path) as first:
         raw = RawClient.from_kubeconfig(first.kubeconfig)
         create(raw, "/api/v1/namespaces", namespace("w"))
-        wait_for(lambda: raw.request(
+        eventually(lambda: raw.request(
             "GET", "/api/v1/namespaces/w/configmaps/kube-root-ca.crt").status == 200,
             what="kube-root-ca.crt in the new namespace")
         create(raw, "/api/v1/namespaces/w/configmaps", configmap("before", {}))

@@ -12,7 +12,7 @@ import threading
 import uuid
 
 import pytest
-from kubectlrunner import wait_for
+from kubectlrunner import eventually
 from kubernetes import client, config, watch
 
 from kajitori.testing.harness import Cluster
@@ -41,7 +41,7 @@ def v1(api: client.ApiClient) -> client.CoreV1Api:
 def ns(v1: client.CoreV1Api) -> str:
     name = f"py-{uuid.uuid4().hex[:8]}"
     v1.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    wait_for(lambda: bool(v1.list_namespaced_service_account(name).items),
+    eventually(lambda: bool(v1.list_namespaced_service_account(name).items),
              what=f"namespace {name}'s default ServiceAccount")
     return name
 

@@ -4,30 +4,15 @@ and refuse, as upstream's admission plugins and quota controller do."""
 from __future__ import annotations
 
 import json
-import time
-import uuid
-from typing import Any
 
 import pytest
+from kubectlrunner import eventually, new_namespace
 
 
 @pytest.fixture
 def ns(kubectl) -> str:
-    name = f"quota-{uuid.uuid4().hex[:6]}"
-    kubectl("create", "namespace", name)
-    return name
+    return new_namespace(kubectl, "quota")
 
-
-def eventually(check: Any, *, timeout: float = 60.0) -> Any:
-    """Poll `check()` until it returns a truthy value (the controller counts asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout}s: {check}")
-        time.sleep(0.2)
 
 
 def used(kubectl, ns: str, name: str) -> dict[str, str]:
