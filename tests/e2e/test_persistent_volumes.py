@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubectlrunner import Kubectl
+from kubectlrunner import Kubectl, eventually, new_namespace
 
 from kajitori.testing import harness
 
@@ -37,20 +35,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Cluste
 
 @pytest.fixture
 def ns(kubectl: Kubectl) -> str:
-    name = f"pv-{uuid.uuid4().hex[:6]}"
-    kubectl("create", "namespace", name)
-    return name
+    return new_namespace(kubectl, "pv")
 
-
-def eventually(check: Any, *, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout}s: {check}")
-        time.sleep(0.2)
 
 
 def apply(kubectl: Kubectl, ns: str, *objs: dict[str, Any]) -> None:
