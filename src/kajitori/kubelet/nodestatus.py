@@ -56,6 +56,10 @@ MAX_NAMES_PER_IMAGE = 5
 """Names listed per image (upstream's `maxNamesPerImageInNodeStatus`)."""
 HUGEPAGES = ("hugepages-1Gi", "hugepages-2Mi")
 REGISTRATION_BACKOFF = backoff.Backoff(0.1, cap=7.0)
+NETWORK_RECHECK_INTERVAL = 0.5
+NETWORK_RECHECK_PERIOD = 10.0
+"""For this long after a podCIDR is applied, a node not yet Ready is checked every
+NETWORK_RECHECK_INTERVAL seconds."""
 """The kubelet retries registration from 100 ms, doubling, up to 7 s."""
 
 # CRI runtime condition types and the kubelet's words for a runtime that is not ready
@@ -346,6 +350,8 @@ class NodeStatusManager:
         self._facts: NodeFacts | None = None
         self._applied_cidr = ""
         self._reported_at = float("-inf")
+        self._not_ready = ""
+        self._network_deadline = float("-inf")
         self._sent: Obj | None = None
         self._posted: Obj | None = None
         self._wake = asyncio.Event()
@@ -365,14 +371,22 @@ class NodeStatusManager:
                                  STARTING, STARTING_MESSAGE)
             await self.register()
             while True:
+                self._wake.clear()  # before the sync: a change during it wakes the next one
                 try:
                     await self.sync()
                 except (*backoff.RETRIABLE, runtime_.CRIError) as exc:
                     log.warning("error updating node status, will retry: %s", exc)
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._settings.node_status_update_frequency):
+                    async with asyncio.timeout(self._next_check()):
                         await self._wake.wait()
+
+    def _next_check(self) -> float:
+        """Seconds to the next sync: the update frequency, but soon while the network of a
+        just-applied podCIDR comes up (containerd loads the CNI config a moment after it is
+        written), so the node turns Ready at once rather than a whole period later."""
+        if self._not_ready and self._clock.now() < self._network_deadline:
+            return NETWORK_RECHECK_INTERVAL
+        return self._settings.node_status_update_frequency
 
     async def facts(self) -> NodeFacts:
         """This machine's facts, read once (they do not change while the kubelet runs)."""
@@ -426,6 +440,7 @@ class NodeStatusManager:
     async def _status(self, *, previous: list[Obj] | None) -> Obj:
         facts = await self.facts()
         not_ready, images = await self._runtime_status()
+        self._not_ready = not_ready
         return node_status(self._settings, facts, now=meta.format_time(self._wall()),
                            not_ready=not_ready, images=images, previous=previous)
 
@@ -439,6 +454,7 @@ class NodeStatusManager:
         if pod_cidr and pod_cidr != self._applied_cidr:
             await self._on_pod_cidr(pod_cidr)
             self._applied_cidr = pod_cidr
+            self._network_deadline = self._clock.now() + NETWORK_RECHECK_PERIOD
         current = node.get("status") or {}
         previous = current.get("conditions")
         status = await self._status(previous=previous)

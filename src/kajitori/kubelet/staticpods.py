@@ -198,9 +198,9 @@ class StaticPods:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._watch_directory())
             while True:
+                self._wake.clear()  # before the sync: a change during it wakes the next one
                 await self.sync()
                 self.synced.set()
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._frequency):
                         await self._wake.wait()
