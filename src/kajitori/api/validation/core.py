@@ -16,7 +16,7 @@ from typing import Any
 
 from kajitori.api import quantity
 from kajitori.api.errors import FieldError, _go_value
-from kajitori.api.validation import gorepr, names, objectmeta
+from kajitori.api.validation import gorepr, names, objectmeta, scheduling
 
 Obj = dict[str, Any]
 
@@ -183,6 +183,7 @@ def validate_pod_spec(spec: Obj, path: str) -> list[FieldError]:
     out += _validate_containers(containers, f"{path}.containers", volumes=volumes, seen=seen)
     out += _one_of(spec.get("restartPolicy") or "", RESTART_POLICIES, f"{path}.restartPolicy")
     out += _one_of(spec.get("dnsPolicy") or "", DNS_POLICIES, f"{path}.dnsPolicy")
+    out += scheduling.validate_pod_scheduling(spec, path)
     deadline = spec.get("activeDeadlineSeconds")
     if deadline is not None and not 1 <= int(deadline) <= MAX_INT32:
         out.append(FieldError.invalid(f"{path}.activeDeadlineSeconds", int(deadline),
@@ -196,6 +197,7 @@ def validate_pod_spec(spec: Obj, path: str) -> list[FieldError]:
         value = spec.get(key) or ""
         if value:
             out += objectmeta.invalid_each(f"{path}.{key}", value, names.is_dns1123_label(value))
+    out += scheduling.validate_tolerations(spec.get("tolerations") or [], f"{path}.tolerations")
     return out
 
 
