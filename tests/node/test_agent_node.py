@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,10 +47,11 @@ import asyncio, logging, sys
 from pathlib import Path
 from kajitori.kubelet import kubelet, settings
 logging.basicConfig(level=logging.INFO, format="%(levelname).1s%(asctime)s %(name)s] %(message)s")
-name, data_dir, bridge, port, kubeconfig = sys.argv[1:]
+name, data_dir, bridge, port, healthz_port, kubeconfig = sys.argv[1:]
 s = settings.KubeletSettings(
     node_name=name, root_dir=Path(data_dir) / "kubelet",
-    pod_manifest_path=Path(data_dir) / "manifests", cni_bridge=bridge, port=int(port))
+    pod_manifest_path=Path(data_dir) / "manifests", cni_bridge=bridge, port=int(port),
+    healthz_port=int(healthz_port))
 asyncio.run(kubelet.run(kubeconfig=Path(kubeconfig), settings=s))
 """
 
@@ -78,6 +80,7 @@ class AgentNode:
     log: Path
     bridge: str
     port: int
+    healthz_port: int
     pod_uids: list[str] = field(default_factory=list)
     """Pods the tests made, whose cgroups the fixture removes."""
     process: subprocess.Popen[bytes] | None = None
@@ -87,7 +90,7 @@ class AgentNode:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", AGENT, self.name, str(self.data_dir), self.bridge,
-                 str(self.port), str(self.kubeconfig)],
+                 str(self.port), str(self.healthz_port), str(self.kubeconfig)],
                 stdout=out, stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -171,7 +174,8 @@ def agent_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentNode]:
     forward_before = IP_FORWARD.read_text()
     with testing.running(root / "server", controllers=CONTROLLERS) as cluster:
         node = AgentNode(name=name, kubeconfig=cluster.kubeconfig, data_dir=root / "node",
-                         log=root / "agent.log", bridge=bridge, port=_free_port())
+                         log=root / "agent.log", bridge=bridge, port=_free_port(),
+                         healthz_port=_free_port())
         node.start()
         try:
             yield node
@@ -225,6 +229,9 @@ def test_the_node_becomes_ready_with_its_address_os_kernel_and_runtime(
     lease = json.loads(agent_node.kubectl("get", "lease", "-n", "kube-node-lease",
                                           agent_node.name, "-o", "json"))
     assert lease["spec"]["holderIdentity"] == agent_node.name
+    healthz = f"http://127.0.0.1:{agent_node.healthz_port}/healthz"
+    with urllib.request.urlopen(healthz, timeout=10) as answer:
+        assert answer.read() == b"ok"
 
 
 def test_a_busybox_pod_runs_in_the_pod_cidr_and_stops_when_deleted(

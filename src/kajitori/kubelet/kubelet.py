@@ -13,7 +13,8 @@ images so an offline node runs pods, and then runs, all in one TaskGroup until c
   containers an earlier kubelet left running first, the status manager (`statusmanager`), the
   prober (`prober`), fed by the pod sources: the API's pods of this node (`podsource`) and the
   static pods (`staticpods`);
-- the kubelet's HTTPS server (`server`: logs, exec, attach, port-forward for the apiserver).
+- the kubelet's HTTPS server (`server`: logs, exec, attach, port-forward for the apiserver)
+  and `/healthz` on 127.0.0.1:10248.
 
 Stopping the kubelet (cancellation, SIGTERM, kill -9) leaves containerd and the pods running:
 the next kubelet adopts them, as upstream's does.
@@ -25,8 +26,11 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 from kajitori.api import meta
 from kajitori.client import events, nodelease, rest
@@ -52,6 +56,29 @@ Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 
 COMPONENT = "kubelet"
+HEALTHZ_OK = "ok"
+
+
+@contextlib.asynccontextmanager
+async def serving_healthz(address: str, port: int) -> AsyncIterator[None]:
+    """`GET /healthz` → `ok` on `address:port`, plain HTTP, for as long as the block runs
+    (upstream's healthz server on `healthzPort`); port 0 serves nothing."""
+    if not port:
+        yield
+        return
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.Response(text=HEALTHZ_OK)
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, address, port).start()
+        yield
+    finally:
+        await runner.cleanup()
 
 
 class Kubelet:
@@ -162,7 +189,9 @@ class Kubelet:
         ends them all."""
         await asyncio.to_thread(self._settings.pod_manifest_path.mkdir, parents=True,
                                 exist_ok=True)
-        async with self.server.running(), asyncio.TaskGroup() as group:
+        async with self.server.running(), \
+                serving_healthz(self._settings.healthz_bind_address, self._settings.healthz_port), \
+                asyncio.TaskGroup() as group:
             group.create_task(self.recorder.run(), name="events")
             group.create_task(self.node_status.run(), name="node-status")
             await self.node_status.registered.wait()

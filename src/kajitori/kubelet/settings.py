@@ -88,20 +88,15 @@ class KubeletSettings:
     port: int = 10250
     """`port`: the kubelet's HTTPS API (logs, exec, attach, port-forward)."""
     healthz_port: int = 10248
-    """`healthzPort`: `/healthz` on 127.0.0.1, plain HTTP."""
+    """`healthzPort`: `/healthz` on `healthz_bind_address`, plain HTTP; 0 disables it."""
+    healthz_bind_address: str = "127.0.0.1"
+    """`healthzBindAddress`."""
     node_ip: str = ""
     """`--node-ip`: the node's InternalIP; empty picks the address of the default-route
     interface, as upstream's `ChooseHostInterface`."""
-    register_node: bool = True
-    """`registerNode`: create the Node at start."""
     cni_bridge: str = "kjt0"
     """Kajitori's own: the Linux bridge of the pod network (`kajitori.kubelet.cni`) when the
     kubelet starts containerd itself; tests give each node a unique `kjt*` name."""
     service_cluster_ip_range: str = "10.96.0.0/12"
     """Kajitori's own (the apiserver's `--service-cluster-ip-range`): routed to the pod bridge
     on the host, so a ClusterIP never leaves the machine by its default route."""
-
-    @property
-    def pods_dir(self) -> Path:
-        """Per-pod directories (`<root>/pods/<uid>`), as upstream's `getPodsDir`."""
-        return self.root_dir / "pods"
