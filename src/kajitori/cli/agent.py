@@ -109,6 +109,9 @@ def kubeconfig_for(args: argparse.Namespace) -> Path:
 
 async def run(args: argparse.Namespace) -> None:
     """Run the kubelet until SIGINT/SIGTERM (then return), or until it fails (then raise)."""
+    # gRPC's fork handlers only log a warning at each subprocess the kubelet starts (`ip`,
+    # `ctr`): the agent never forks a process that uses gRPC. Read when grpc is imported.
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     from kajitori.kubelet import kubelet  # the kubelet's imports only when it runs
 
     settings = settings_from(args)
