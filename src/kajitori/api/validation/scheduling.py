@@ -73,6 +73,7 @@ def validate_tolerations(tolerations: list[Obj], path: str) -> list[FieldError]:
     and an empty effect every effect."""
     out: list[FieldError] = []
     for i, tol in enumerate(tolerations):
+        tol = tol or {}  # a null item decodes to an empty toleration, as in Go
         p = f"{path}[{i}]"
         key = tol.get("key") or ""
         operator = tol.get("operator") or ""
@@ -151,10 +152,10 @@ def validate_node_selector_term(term: Obj, path: str, *, check_values: bool) -> 
     """Upstream ValidateNodeSelectorTerm: its matchExpressions, then its matchFields."""
     out: list[FieldError] = []
     for j, req in enumerate(term.get("matchExpressions") or []):
-        out += validate_node_selector_requirement(req, f"{path}.matchExpressions[{j}]",
+        out += validate_node_selector_requirement(req or {}, f"{path}.matchExpressions[{j}]",
                                                   check_values=check_values)
     for j, req in enumerate(term.get("matchFields") or []):
-        out += validate_node_field_selector_requirement(req, f"{path}.matchFields[{j}]")
+        out += validate_node_field_selector_requirement(req or {}, f"{path}.matchFields[{j}]")
     return out
 
 
@@ -174,6 +175,7 @@ def validate_preferred_scheduling_terms(terms: list[Obj], path: str) -> list[Fie
     """Upstream ValidatePreferredSchedulingTerms: weight 1-100 and a well-formed preference."""
     out: list[FieldError] = []
     for i, term in enumerate(terms):
+        term = term or {}
         weight = int(term.get("weight") or 0)
         if not 0 < weight <= 100:
             out.append(FieldError.invalid(f"{path}[{i}].weight", weight, WEIGHT_RANGE))
@@ -265,6 +267,7 @@ def _validate_pod_affinity(affinity: Obj, path: str) -> list[FieldError]:
     preferred_path = f"{path}.preferredDuringSchedulingIgnoredDuringExecution"
     for i, weighted in enumerate(affinity.get("preferredDuringSchedulingIgnoredDuringExecution")
                                  or []):
+        weighted = weighted or {}
         weight = int(weighted.get("weight") or 0)
         if not 0 < weight <= 100:
             out.append(FieldError.invalid(f"{preferred_path}[{i}].weight", weight, WEIGHT_RANGE))
@@ -312,6 +315,7 @@ def validate_topology_spread_constraints(constraints: list[Obj],
     only required, not checked as a name."""
     out: list[FieldError] = []
     for i, tsc in enumerate(constraints):
+        tsc = tsc or {}
         p = f"{path}[{i}]"
         max_skew = int(tsc.get("maxSkew") or 0)
         if max_skew <= 0:
@@ -323,8 +327,8 @@ def validate_topology_spread_constraints(constraints: list[Obj],
         if action not in WHEN_UNSATISFIABLE:
             out.append(FieldError.not_supported(f"{p}.whenUnsatisfiable", action,
                                                 WHEN_UNSATISFIABLE))
-        if any((later.get("topologyKey") or "") == topology_key
-               and (later.get("whenUnsatisfiable") or "") == action
+        if any(((later or {}).get("topologyKey") or "") == topology_key
+               and ((later or {}).get("whenUnsatisfiable") or "") == action
                for later in constraints[i + 1:]):
             out.append(FieldError.duplicate(f"{p}.{{topologyKey, whenUnsatisfiable}}",
                                             f"{{{topology_key}, {action}}}"))
