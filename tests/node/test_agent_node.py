@@ -238,7 +238,8 @@ def test_a_busybox_pod_runs_in_the_pod_cidr_and_stops_when_deleted(
         agent_node: AgentNode) -> None:
     _wait("node not Ready", lambda: _ready(agent_node), agent_node)
     agent_node.kubectl("run", "kjt-sleep", "--image=busybox", "--image-pull-policy=IfNotPresent",
-                       "--restart=Never", "--command", "--", "sleep", "3600")
+                       "--restart=Never", "--command", "--", "sh", "-c",
+                       "echo hello from $(hostname); exec sleep 3600")
     pod_json = agent_node.kubectl("get", "pod", "kjt-sleep", "-o", "json")
     agent_node.pod_uids.append(json.loads(pod_json)["metadata"]["uid"])
     _wait("pod not Running", lambda: agent_node.kubectl(
@@ -252,6 +253,8 @@ def test_a_busybox_pod_runs_in_the_pod_cidr_and_stops_when_deleted(
     assert status["ready"] is True
     assert status["containerID"].startswith("containerd://")
     container_id = status["containerID"].removeprefix("containerd://")
+    # Through the apiserver to this kubelet's server, at the node's address and port.
+    assert agent_node.kubectl("logs", "kjt-sleep") == "hello from kjt-sleep\n"
 
     agent_node.kubectl("delete", "pod", "kjt-sleep", "--grace-period=1", "--timeout=60s")
 
