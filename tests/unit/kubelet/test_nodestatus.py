@@ -15,6 +15,7 @@ from kajitori.client import events, rest
 from kajitori.kubelet import nodestatus, settings
 
 GIB = 1024**3
+EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 MACHINE = nodestatus.MachineInfo(
     cpus=2, memory_bytes=24 * GIB + 12345 * 1024, ephemeral_storage_bytes=100 * GIB + 1,
     machine_id="0123456789abcdef0123456789abcdef", system_uuid="", boot_id="boot-1",
@@ -145,3 +146,35 @@ async def test_registers_not_ready_then_ready_once_the_network_is(tmp_path: Path
             ("NodeHasSufficientPID", "Node node-a status is now: NodeHasSufficientPID"),
             ("NodeNotReady", "Node node-a status is now: NodeNotReady"),
             ("NodeReady", "Node node-a status is now: NodeReady")]
+
+
+async def test_an_unchanged_status_is_posted_only_when_the_report_is_due(tmp_path: Path) -> None:
+    runtime = FakeRuntime()
+    runtime.network = True
+    clock = clock_.FakeClock()
+
+    async def no_network(_cidr: str) -> None:
+        raise AssertionError("no podCIDR was set")
+
+    async with open_client(tmp_path) as client:
+        manager = nodestatus.NodeStatusManager(
+            client, runtime, runtime,
+            settings=settings.KubeletSettings(node_name="node-b", root_dir=tmp_path),
+            recorder=events.EventRecorder(client, component="kubelet"),
+            on_pod_cidr=no_network, node_ip="192.0.2.11", clock=clock,
+            wall=lambda: EPOCH + datetime.timedelta(seconds=clock.now()))
+        await manager.register()
+        await manager.sync()  # the first sync posts: nothing was posted by this manager yet
+        posted = (await client.get("/api/v1/nodes/node-b"))["metadata"]["resourceVersion"]
+        clock.step(10)
+        await manager.sync()
+        assert (await client.get("/api/v1/nodes/node-b"))["metadata"]["resourceVersion"] == \
+            posted
+        clock.step(300)
+        await manager.sync()
+        assert (await client.get("/api/v1/nodes/node-b"))["metadata"]["resourceVersion"] != \
+            posted
+        runtime.network = False  # the runtime loses its network: posted at once
+        await manager.sync()
+        ready = (await client.get("/api/v1/nodes/node-b"))["status"]["conditions"][3]
+        assert (ready["status"], ready["reason"]) == ("False", "KubeletNotReady")
