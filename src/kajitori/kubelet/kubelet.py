@@ -103,7 +103,8 @@ class Kubelet:
             serialize=settings.serialize_image_pulls,
             backoff_initial=settings.image_pull_backoff_initial,
             backoff_max=settings.image_pull_backoff_max)
-        self.volumes = volumes.VolumeManager(settings.root_dir, lookup=self.lookup)
+        self.volumes = volumes.VolumeManager(settings.root_dir, lookup=self.lookup,
+                                             cluster_domain=settings.cluster_domain)
         self.status_manager = statusmanager.StatusManager(client)
         self.prober = prober.ProbeManager(
             runtime, recorder=self.recorder,

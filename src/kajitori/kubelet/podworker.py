@@ -35,7 +35,7 @@ import datetime
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -104,7 +104,8 @@ class VolumeManager(Protocol):
 
     async def unmount_pod(self, pod_uid: str) -> None: ...
 
-    def container_mounts(self, pod: Obj, container: Obj) -> list[api_pb2.Mount]: ...
+    def container_mounts(self, pod: Obj, container: Obj, *, pod_ips: Sequence[str] = (),
+                         env: Sequence[api_pb2.KeyValue] = ()) -> list[api_pb2.Mount]: ...
 
 
 class Prober(Protocol):
@@ -654,7 +655,8 @@ class PodWorkers:
                                           node_ip=self._settings.node_ip,
                                           pod_ips=[pod_ip] if pod_ip else [])
         command, args = envvars.expand_command(container, env)
-        mounts = self._volumes.container_mounts(pod, container)
+        mounts = self._volumes.container_mounts(pod, container,
+                                                pod_ips=[pod_ip] if pod_ip else [], env=env)
         image = await self._runtime.image_status(image_ref)
         config = containerconfig.container_config(
             pod, container, node=self._node, image_ref=image_ref, restart_count=restart_count,
