@@ -5,6 +5,7 @@ probes, deletion with grace, adoption after a restart and cleanup."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,8 @@ class Volumes:
     async def unmount_pod(self, pod_uid: str) -> None:
         self.unmounted.append(pod_uid)
 
-    def container_mounts(self, pod: Obj, container: Obj) -> list[api_pb2.Mount]:
+    def container_mounts(self, pod: Obj, container: Obj, *, pod_ips: Sequence[str] = (),
+                         env: Sequence[api_pb2.KeyValue] = ()) -> list[api_pb2.Mount]:
         return []
 
 
