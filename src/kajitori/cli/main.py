@@ -1,9 +1,10 @@
 """The `kajitori` command.
 
-`kajitori server` runs the control plane; `kajitori up` runs everything this machine needs
-(today: the control plane, plus simulated nodes with `--sim-nodes`; the real node agent comes
-with the kubelet). Both create the PKI and the admin kubeconfig on first start and find
-everything as it was on a restart. `kajitori sim` adds simulated nodes to any cluster.
+`kajitori server` runs the control plane; `kajitori up` runs everything this machine needs:
+the control plane and a node agent (the kubelet with containerd), plus simulated nodes with
+`--sim-nodes`. Both create the PKI and the admin kubeconfig on first start and find everything
+as it was on a restart. `kajitori agent` joins this machine to a cluster as a node; `kajitori
+sim` adds simulated nodes to any cluster; `kajitori images` loads images into the node.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from kajitori.cli import images, server
+from kajitori.cli import agent, images, server
 
 log = logging.getLogger("kajitori")
 
@@ -87,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run a whole cluster on this machine")
     _add_server_flags(up)
     _add_sim_flags(up, prefix="sim-")
+    up.add_argument("--disable-agent", action="store_true",
+                    help="do not run a node agent (kubelet and containerd) on this machine")
     sim = commands.add_parser("sim", help="add simulated nodes to a cluster")
     _add_kubeconfig_flags(sim)
     _add_sim_flags(sim, prefix="")
@@ -106,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_controllers_flag(components_)
     _add_sim_flags(components_, prefix="sim-")
     images.add_parser(commands)
+    agent.add_parser(commands)
     return parser
 
 
@@ -124,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("server", "up"):
             prepared = server.prepare(args, default_data_dir=default_data_dir())
             asyncio.run(server.serve(args, prepared, announce=args.command == "up"))
+        elif args.command == "agent":
+            asyncio.run(agent.run(args))
         else:
             # Imported here: the API server process never loads the components' code.
             from kajitori.cli import components

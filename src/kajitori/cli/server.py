@@ -1,10 +1,13 @@
 """`kajitori server` and `kajitori up`: the API server in this process, the other components
-in a child process.
+in child processes.
 
-The API server gets a core to itself (the GIL makes one process one core): the child runs
-`kajitori components`, which holds the controller manager, the scheduler and the node agents
-(simulated nodes today) on one event loop. The child starts once the admin
-kubeconfig is written and is stopped (SIGTERM, then SIGKILL) before the server.
+The API server gets a core to itself (the GIL makes one process one core): one child runs
+`kajitori components`, which holds the controller manager, the scheduler and any simulated
+nodes on one event loop; with `up`, another runs `kajitori agent`, this machine's real node
+(the kubelet and its containerd), as k3s's server runs its agent. The children start once the
+admin kubeconfig is written, are restarted with back-off if they exit, and are stopped
+(SIGTERM, then SIGKILL) before the server. The agent leaves containerd and the pods running
+when it stops, so a restart of `up` finds them again.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -34,6 +38,8 @@ COMPONENTS_STOP_TIMEOUT = 10.0
 RESTART_BACKOFF_INITIAL = 1.0
 RESTART_BACKOFF_MAX = 30.0
 RESTART_BACKOFF_RESET = 60.0
+NODE_RUNTIME_BINARIES = ("/usr/bin/containerd", "/usr/sbin/runc", "/usr/lib/cni/bridge")
+"""Debian's containerd, runc and containernetworking-plugins, which a real node runs on."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +88,33 @@ def components_args(args: argparse.Namespace, kubeconfig_path: Path) -> list[str
             str(kubeconfig_path), *wanted]
 
 
+def agent_args(args: argparse.Namespace, prepared: Prepared) -> list[str]:
+    """The `kajitori agent` command line `up` runs for this machine's node; empty for
+    `server`, with `--disable-agent`, or where the node cannot run (not root, no containerd),
+    which is logged with what to do."""
+    if args.command != "up" or args.disable_agent:
+        return []
+    missing = node_runtime_missing()
+    if missing:
+        log.warning("no node agent on this machine: %s; run as root with the node runtime "
+                    "installed (see README), or use --sim-nodes N for simulated nodes", missing)
+        return []
+    return [sys.executable, "-m", "kajitori.cli.main", "agent", "--kubeconfig",
+            str(prepared.kubeconfig), "--data-dir", str(prepared.data_dir)]
+
+
+def node_runtime_missing() -> str:
+    """What keeps a real node from running here, or "" when nothing does."""
+    if os.geteuid() != 0:
+        return "the kubelet needs root"
+    missing = [binary for binary in NODE_RUNTIME_BINARIES if not Path(binary).exists()]
+    return f"{', '.join(missing)} not installed" if missing else ""
+
+
 async def _supervise(command: list[str], children: list[asyncio.subprocess.Process]) -> None:
-    """Keep the components child running: one that exits is started again after a back-off
-    (1 s doubling to 30 s, reset after a minute of health), as a kubelet restarts a static
-    pod, so a crashing component never leaves the cluster without controllers for good."""
+    """Keep a child running: one that exits is started again after a back-off (1 s doubling
+    to 30 s, reset after a minute of health), as a kubelet restarts a static pod, so a
+    crashing component never leaves the cluster without controllers or its node for good."""
     delay = RESTART_BACKOFF_INITIAL
     loop = asyncio.get_running_loop()
     while True:
@@ -95,16 +124,16 @@ async def _supervise(command: list[str], children: list[asyncio.subprocess.Proce
         code = await child.wait()
         if loop.time() - started > RESTART_BACKOFF_RESET:
             delay = RESTART_BACKOFF_INITIAL
-        log.error("the components process exited with %s; restarting it in %.0f s", code, delay)
+        log.error("%s exited with %s; restarting it in %.0f s", " ".join(command[3:5]), code,
+                  delay)
         await asyncio.sleep(delay)
         delay = min(delay * 2, RESTART_BACKOFF_MAX)
 
 
 @contextlib.asynccontextmanager
-async def components_process(command: list[str]) -> AsyncIterator[None]:
-    """Run (and keep running) the components child for the duration of the block; nothing
-    when `command` is empty. It shares this process's stderr, so its logs appear with the
-    server's."""
+async def supervised(command: list[str]) -> AsyncIterator[None]:
+    """Run (and keep running) a child for the duration of the block; nothing when `command`
+    is empty. It shares this process's stderr, so its logs appear with the server's."""
     if not command:
         yield None
         return
@@ -148,7 +177,8 @@ async def serve(args: argparse.Namespace, prepared: Prepared, *, announce: bool)
             await asyncio.to_thread(kubeconfig.write_admin_kubeconfig, prepared.kubeconfig,
                                     server=url, pki=prepared.pki)
             log.info("serving the Kubernetes API on %s", url)
-            async with components_process(components_args(args, prepared.kubeconfig)):
+            async with supervised(components_args(args, prepared.kubeconfig)), \
+                    supervised(agent_args(args, prepared)):
                 if announce:
                     print(f"Kajitori is up: the API server listens on {url}\n"
                           f"To use it:\n  export KUBECONFIG={prepared.kubeconfig}\n"
