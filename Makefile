@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test lint venv bench
+.PHONY: up test lint venv bench node-runtime
 
 $(BIN)/kajitori: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +13,30 @@ $(BIN)/kajitori: pyproject.toml
 
 venv: $(BIN)/kajitori
 
-# Until the real node agent lands, the cluster's nodes are simulated (docs/simulated-nodes.md).
-UP_FLAGS ?= --sim-nodes 3
+# What a real node runs on (Debian packages): containerd with runc and the CNI plugins, the
+# netfilter tools, busybox for the built-in images; the registry and skopeo for the tests.
+NODE_PACKAGES := containerd runc containernetworking-plugins iptables nftables conntrack \
+	iproute2 busybox-static docker-registry skopeo jq
 
-up: venv
-	$(BIN)/kajitori up $(UP_FLAGS)
+# As root with apt, install the node runtime if it is missing; otherwise say what `up` will do.
+node-runtime:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  if ! dpkg -s $(NODE_PACKAGES) >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends $(NODE_PACKAGES) >/dev/null; \
+	  fi; \
+	else \
+	  echo "not root (or no apt-get): no node runtime; make up runs simulated nodes" \
+	    "and the node tests skip"; \
+	fi
 
-test: venv
+# As root: the control plane and this machine as its node. Otherwise: simulated nodes
+# (docs/simulated-nodes.md). UP_FLAGS adds flags of `kajitori up`.
+up: venv node-runtime
+	@if [ "$$(id -u)" = 0 ]; then $(BIN)/kajitori up $(UP_FLAGS); \
+	else $(BIN)/kajitori up --sim-nodes 3 $(UP_FLAGS); fi
+
+test: venv node-runtime
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
