@@ -297,8 +297,13 @@ async def bridge_remote_command(ws: web.WebSocketResponse, url: str,
             while (chunk := await error.received.get()) is not None:
                 status += chunk
             await asyncio.gather(*copies)
-            await send_status_and_close(ws, status or orjson.dumps(SUCCESS_STATUS))
+            # Stop reading kubectl's side before closing: aiohttp's close() with a receive
+            # pending in another task drops the connection right after its close frame, and
+            # the apiserver's reply then fails (kubectl saw `bad close code 1006`). With no
+            # reader, close() waits for the peer's close frame: a clean close handshake.
             from_kubectl.cancel()
+            await asyncio.wait([from_kubectl])
+            await send_status_and_close(ws, status or orjson.dumps(SUCCESS_STATUS))
             session.close()
     finally:
         session.close()

@@ -49,6 +49,9 @@ PREFERRED_ADDRESS_TYPES = ("InternalIP", "ExternalIP", "Hostname")
 SIMULATED_RUNTIME_PREFIX = "sim://"
 CONNECT_TIMEOUT = 10.0
 NORMAL_CLOSURE = 1000
+INTERNAL_ERROR_CLOSURE = 1011
+UNSENDABLE_CLOSE_CODES = frozenset({1005, 1006, 1015})
+"""Close codes RFC 6455 reserves for reporting, never sent in a close frame."""
 TRUE_VALUES = ("1", "t", "T", "true", "TRUE", "True")
 """Go's strconv.ParseBool true values, how upstream decodes boolean options."""
 NEGATIVE_MESSAGE = "must be greater than or equal to 0"
@@ -276,7 +279,14 @@ async def pod_stream(scope: RequestScope, *, nodes: registry.Registry,
 async def _relay(client: web.WebSocketResponse,
                  backend: aiohttp.ClientWebSocketResponse) -> None:
     """Copy messages both ways (empty ones too: kubectl's SPDY tunnel sends them) until one
-    side closes, then close the other with the same code."""
+    side closes, then close the other with the same code.
+
+    The copy still reading is stopped before the close: aiohttp's close() with a receive
+    pending in another task drops the connection right after its close frame instead of
+    waiting for the peer's. A code that must not be sent in a close frame (RFC 6455 7.4.1:
+    1005, 1006, 1015, which aiohttp reports for a connection lost without one) is relayed as
+    1011: kubectl then fails as it does on a broken stream, instead of rejecting the frame
+    with `bad close code 1006`."""
 
     async def pump(source: Any, sink: Any) -> None:
         async for msg in source:
@@ -288,13 +298,25 @@ async def _relay(client: web.WebSocketResponse,
     to_client = asyncio.create_task(pump(backend, client))
     to_backend = asyncio.create_task(pump(client, backend))
     try:
-        done, _ = await asyncio.wait({to_client, to_backend},
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, pending = await asyncio.wait({to_client, to_backend},
+                                           return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         if to_client in done:
-            await client.close(code=backend.close_code or NORMAL_CLOSURE)
+            await client.close(code=_relayed_close_code(backend.close_code))
         else:
-            await backend.close(code=client.close_code or NORMAL_CLOSURE)
+            await backend.close(code=_relayed_close_code(client.close_code))
     finally:
         for task in (to_client, to_backend):
             task.cancel()
         await asyncio.gather(to_client, to_backend, return_exceptions=True)
+
+
+def _relayed_close_code(code: int | None) -> int:
+    """The close code to send on for one received: NORMAL_CLOSURE when there was none."""
+    if code is None:
+        return NORMAL_CLOSURE
+    if code in UNSENDABLE_CLOSE_CODES:
+        return INTERNAL_ERROR_CLOSURE
+    return code
