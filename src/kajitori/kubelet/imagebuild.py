@@ -1,15 +1,36 @@
 """Builds the node's own images offline: OCI and docker archives from a recipe in `images/`.
 
 An offline node cannot pull `registry.k8s.io/pause` (every pod sandbox needs it) nor the
-busybox the tests and examples run, so the project makes both from Debian's busybox-static.
-A recipe is `images/<name>/recipe.json`: the image names, the busybox binary, a directory of
-extra files, and the image config (`Cmd`, `Env`, `WorkingDir`). The rootfs is busybox with
-every applet linked to it (`busybox --list-full`), plus the files.
+images the tests and tutorials run, so the project makes them from Debian packages. A recipe
+is `images/<name>/recipe.json`:
 
-Builds are deterministic (uid/gid 0, mtime 0, sorted entries, gzip without a timestamp), so
-an image's digest only changes with its recipe, files or busybox, and a build is cached under
-a key of exactly those: tests and `kajitori agent` build once per machine. The archive layout
-is the OCI image layout in a tar (what `ctr images import` and `skopeo copy oci-archive:` read;
+- `names`: the full references the image is known by (the first is its name);
+- `busybox`: the busybox-static binary the rootfs is based on; every applet is linked to it
+  (`busybox --list-full`), so each image has `sh`, `sleep`, `cat`, `ps`...;
+- `packages` (optional): Debian packages whose files are added (docs, man pages and locales
+  left out), with the shared libraries they need: the `Depends`/`Pre-Depends` closure through
+  packages of section `libs`. Libraries come from the archive rather than from this host
+  (`ldd`), so the image is the same on every machine with the same apt lists and does not
+  depend on what the host happens to have installed; the build then checks that every
+  `DT_NEEDED` of every ELF file is in the image, so a missing library fails the build rather
+  than the container. Packages are fetched with `apt-get download` (the lists must exist:
+  `apt-get update`), verified against the lists' SHA256, and kept under the cache by digest;
+- `programs` (optional): `{"path/in/image": "src/x.c"}`, small C programs compiled statically
+  with the host's `gcc` (stand-ins for upstream's Go binaries: agnhost, goproxy...);
+- `files`: a directory (or list of them, later wins) of files copied in as they are;
+- `directories` (`{"path": "mode[:uid:gid]"}`) and `symlinks` (`{"path": "target"}`);
+- `config`: the OCI image config (`Entrypoint`, `Cmd`, `Env`, `WorkingDir`, `User`,
+  `ExposedPorts`, `StopSignal`).
+
+Later sources win over earlier ones for the same path: busybox applets, then packages, then
+programs, files, directories and symlinks.
+
+Builds are deterministic (uid/gid 0 unless a recipe says otherwise, mtime 0, sorted entries,
+gzip without a timestamp), so an image's digest only changes with its inputs, and a build is
+cached under a key of exactly those (the recipe, busybox, files, program sources and the gcc
+version, the packages' SHA256 from the apt lists): tests and `kajitori agent` build once per
+machine, and a cached build needs neither the network nor gcc. The archive layout is the OCI
+image layout in a tar (what `ctr images import` and `skopeo copy oci-archive:` read;
 `io.containerd.image.name` in index.json names the image for containerd), and a
 docker-archive (`docker load`, `skopeo copy docker-archive:`).
 """
@@ -22,9 +43,13 @@ import hashlib
 import io
 import json
 import os
+import posixpath
+import shutil
+import struct
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +61,7 @@ BUILTIN_RECIPES = ("pause", "busybox")
 
 RECIPES_DIR = Path(__file__).resolve().parents[3] / "images"
 """`images/` at the top of the repository."""
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 """Part of every cache key: bump it when this module's output changes."""
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -48,6 +73,15 @@ OCI_REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
 
 _ROOTFS_DIRS = ("bin", "dev", "etc", "home", "proc", "root", "sbin", "sys", "tmp", "usr",
                 "usr/bin", "usr/sbin", "var")
+_PACKAGE_EXCLUDES = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/lintian",
+                     "usr/share/locale")
+"""What the image does not need from a package (Docker's Debian images drop them too)."""
+_LIBRARY_SECTIONS = ("libs",)
+"""A dependency is followed into packages of these sections (`contrib/libs` too)."""
+_LIBRARY_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib", "usr/lib", "lib64",
+                 "usr/lib64")
+"""Where the dynamic loader looks without an ld.so.cache (its system search path)."""
+_CC = ("gcc", "-static", "-Os", "-s", "-Wall")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +90,14 @@ class Recipe:
     names: tuple[str, ...]
     """Full references (`docker.io/library/busybox:latest`); the first is the image's name."""
     busybox: Path
-    files: Path
+    files: tuple[Path, ...]
     config: dict[str, Any]
+    packages: tuple[str, ...] = ()
+    programs: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+    directories: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    symlinks: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    source: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """The recipe.json as read: part of the cache key."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,12 +111,35 @@ class BuiltImage:
     """`sha256:...` of the image config: the image ID containerd and `crictl images` show."""
 
 
+@dataclasses.dataclass(frozen=True)
+class DebianPackage:
+    """One package of the apt lists (its candidate version)."""
+
+    name: str
+    version: str
+    sha256: str
+    section: str
+    depends: tuple[str, ...]
+    """`Depends` and `Pre-Depends`: the first alternative of each, without versions."""
+
+
+class ImageBuildError(Exception):
+    """A recipe cannot be built here: a package not in the apt lists, a failed download or
+    compile, or a library the image's binaries need that the image lacks."""
+
+
 def load_recipe(name: str, *, recipes_dir: Path = RECIPES_DIR) -> Recipe:
     directory = recipes_dir / name
     data = json.loads((directory / "recipe.json").read_text())
+    files = data.get("files", "files")
     return Recipe(name=name, names=tuple(data["names"]), busybox=Path(data["busybox"]),
-                  files=(directory / data.get("files", "files")).resolve(),
-                  config=dict(data["config"]))
+                  files=tuple((directory / f).resolve()
+                              for f in ([files] if isinstance(files, str) else files)),
+                  config=dict(data["config"]), packages=tuple(data.get("packages", ())),
+                  programs={path: (directory / src).resolve()
+                            for path, src in data.get("programs", {}).items()},
+                  directories=dict(data.get("directories", {})),
+                  symlinks=dict(data.get("symlinks", {})), source=data)
 
 
 def default_cache_dir() -> Path:
@@ -89,29 +152,120 @@ def _sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _extra_files(recipe: Recipe) -> list[Path]:
-    if not recipe.files.is_dir():
-        return []
-    return sorted(p for p in recipe.files.rglob("*") if p.is_file())
+def _extra_files(recipe: Recipe) -> dict[str, Path]:
+    """Image path -> file of the recipe's `files` directories (a later directory wins)."""
+    files: dict[str, Path] = {}
+    for directory in recipe.files:
+        if directory.is_dir():
+            files.update((str(p.relative_to(directory)), p)
+                         for p in sorted(directory.rglob("*")) if p.is_file())
+    return dict(sorted(files.items()))
 
 
-def cache_key(recipe: Recipe) -> str:
-    """Changes exactly when the built image would."""
+def _run(argv: list[str], *, cwd: Path | None = None) -> str:
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise ImageBuildError(f"{' '.join(argv)} failed: {done.stderr.strip() or done.stdout}")
+    return done.stdout
+
+
+def _package_records(names: Iterable[str]) -> dict[str, DebianPackage]:
+    """The candidate record of each name that has one (virtual packages have none): one
+    `apt-cache` call for all of them, as each call reads the whole lists."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    out = subprocess.run(["apt-cache", "show", "--no-all-versions", *wanted],
+                         capture_output=True, text=True, check=False).stdout
+    records: dict[str, DebianPackage] = {}
+    for paragraph in out.split("\n\n"):
+        fields: dict[str, str] = {}
+        key = ""
+        for line in paragraph.splitlines():
+            if line.startswith(" ") and key:
+                fields[key] += line
+            elif ":" in line:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        name = fields.get("Package", "")
+        if name not in wanted or name in records or "SHA256" not in fields:
+            continue
+        depends = ", ".join(filter(None, (fields.get("Pre-Depends"), fields.get("Depends"))))
+        records[name] = DebianPackage(
+            name=name, version=fields["Version"], sha256=fields["SHA256"],
+            section=fields.get("Section", ""),
+            depends=tuple(dict.fromkeys(
+                alternative.split("|")[0].split("(")[0].strip().split(":")[0]
+                for alternative in depends.split(",") if alternative.strip())))
+    return records
+
+
+def resolve_packages(names: Iterable[str]) -> list[DebianPackage]:
+    """The named packages and the library packages they need (transitively), sorted by name.
+    Raises ImageBuildError for a named package the apt lists lack (or have only as an
+    installed version no archive offers)."""
+    wanted = sorted(set(names))
+    found = _package_records(wanted)
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        raise ImageBuildError(f"not in the apt lists (run apt-get update?): {', '.join(missing)}")
+    queue = [dep for package in found.values() for dep in package.depends]
+    while queue:
+        new = _package_records(dep for dep in queue if dep not in found)
+        libraries = {name: package for name, package in new.items()
+                     if package.section.rsplit("/", 1)[-1] in _LIBRARY_SECTIONS}
+        found.update(libraries)
+        queue = [dep for package in libraries.values() for dep in package.depends]
+    return [found[name] for name in sorted(found)]
+
+
+def fetch_package(package: DebianPackage, *, cache_dir: Path) -> Path:
+    """The package's .deb, downloaded once into `cache_dir/debs` and checked against the
+    SHA256 of the apt lists."""
+    debs = cache_dir / "debs"
+    path = debs / f"{package.sha256}.deb"
+    if path.exists():
+        return path
+    debs.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=debs) as tmp:
+        _run(["apt-get", "download", "-q", f"{package.name}={package.version}"], cwd=Path(tmp))
+        [downloaded] = Path(tmp).glob("*.deb")
+        if hashlib.sha256(downloaded.read_bytes()).hexdigest() != package.sha256:
+            raise ImageBuildError(f"{package.name} {package.version}: SHA256 mismatch")
+        downloaded.replace(path)
+    return path
+
+
+def _compiler_version() -> str:
+    if shutil.which(_CC[0]) is None:
+        raise ImageBuildError(f"{_CC[0]} is needed to build images with programs "
+                              "(apt-get install gcc libc6-dev)")
+    return _run([_CC[0], "--version"]).splitlines()[0]
+
+
+def cache_key(recipe: Recipe, *, packages: Iterable[DebianPackage] = ()) -> str:
+    """Changes exactly when the built image would (given `resolve_packages(recipe.packages)`)."""
     h = hashlib.sha256(BUILDER_VERSION.encode())
-    h.update(json.dumps([recipe.names, recipe.config], sort_keys=True).encode())
+    h.update(json.dumps(recipe.source or [recipe.names, recipe.config], sort_keys=True).encode())
     h.update(recipe.busybox.read_bytes())
-    for path in _extra_files(recipe):
-        h.update(str(path.relative_to(recipe.files)).encode() + b"\0")
+    for rel, path in _extra_files(recipe).items():
+        h.update(rel.encode() + b"\0")
         h.update(oct(path.stat().st_mode & 0o777).encode() + path.read_bytes())
+    if recipe.programs:
+        h.update(_compiler_version().encode())
+        for rel, source in sorted(recipe.programs.items()):
+            h.update(rel.encode() + b"\0" + source.read_bytes())
+    for package in packages:
+        h.update(f"{package.name}\0{package.sha256}\0".encode())
     return h.hexdigest()[:16]
 
 
 def _tar_info(name: str, kind: bytes, *, mode: int, size: int = 0,
-              linkname: str = "") -> tarfile.TarInfo:
+              linkname: str = "", uid: int = 0, gid: int = 0) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type, info.mode, info.size, info.linkname = kind, mode, size, linkname
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
+    info.uid, info.gid = uid, gid
+    info.uname = info.gname = "root" if uid == 0 else ""
     info.mtime = 0
     return info
 
@@ -122,38 +276,145 @@ def _applets(busybox: Path) -> list[str]:
     return sorted(set(out.split()))
 
 
-def layer_tar(recipe: Recipe) -> bytes:
-    """The uncompressed rootfs layer: directories, busybox at /bin/busybox, every applet a
-    symlink to it, then the recipe's files (which win over an applet of the same path)."""
-    files = {str(p.relative_to(recipe.files)): p for p in _extra_files(recipe)}
-    entries: dict[str, tarfile.TarInfo] = {}
-    data: dict[str, bytes] = {}
-    for directory in _ROOTFS_DIRS:
-        entries[directory] = _tar_info(directory, tarfile.DIRTYPE,
-                                       mode=0o1777 if directory == "tmp" else 0o755)
-    for rel in files:
-        parts = rel.split("/")[:-1]
+class _Rootfs:
+    """The layer's entries by path; a later entry of a path replaces an earlier one."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tarfile.TarInfo] = {}
+        self.data: dict[str, bytes] = {}
+
+    def _parents(self, path: str) -> None:
+        parts = path.split("/")[:-1]
         for i in range(1, len(parts) + 1):
-            entries.setdefault("/".join(parts[:i]),
-                               _tar_info("/".join(parts[:i]), tarfile.DIRTYPE, mode=0o755))
-    binary = recipe.busybox.read_bytes()
-    entries["bin/busybox"] = _tar_info("bin/busybox", tarfile.REGTYPE, mode=0o755,
-                                       size=len(binary))
-    data["bin/busybox"] = binary
+            parent = "/".join(parts[:i])
+            self.entries.setdefault(parent, _tar_info(parent, tarfile.DIRTYPE, mode=0o755))
+
+    def directory(self, path: str, *, mode: int = 0o755, uid: int = 0, gid: int = 0) -> None:
+        self._parents(path)
+        self.data.pop(path, None)
+        self.entries[path] = _tar_info(path, tarfile.DIRTYPE, mode=mode, uid=uid, gid=gid)
+
+    def file(self, path: str, content: bytes, *, mode: int) -> None:
+        self._parents(path)
+        self.entries[path] = _tar_info(path, tarfile.REGTYPE, mode=mode, size=len(content))
+        self.data[path] = content
+
+    def symlink(self, path: str, target: str) -> None:
+        self._parents(path)
+        self.data.pop(path, None)
+        self.entries[path] = _tar_info(path, tarfile.SYMTYPE, mode=0o777, linkname=target)
+
+    def add_tree(self, root: Path, *, excludes: tuple[str, ...] = ()) -> None:
+        """Every directory, file and symlink under `root`, with its permission bits."""
+        for directory, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in [*dirnames, *sorted(filenames)]:
+                path = Path(directory, name)
+                rel = str(path.relative_to(root))
+                if any(rel == e or rel.startswith(e + "/") for e in excludes):
+                    continue
+                st = path.lstat()
+                if path.is_symlink():
+                    self.symlink(rel, os.readlink(path))
+                elif path.is_dir():
+                    self.directory(rel, mode=st.st_mode & 0o7777)
+                elif path.is_file():
+                    self.file(rel, path.read_bytes(), mode=st.st_mode & 0o7777)
+
+    def missing_libraries(self) -> dict[str, list[str]]:
+        """ELF file -> the `DT_NEEDED` libraries neither in the loader's search path nor
+        beside the file (glibc's gconv modules find theirs by a `$ORIGIN` RUNPATH)."""
+        present = {posixpath.basename(path) for path in self.entries
+                   if posixpath.dirname(path) in _LIBRARY_DIRS}
+        missing: dict[str, list[str]] = {}
+        for path, content in self.data.items():
+            here = posixpath.dirname(path)
+            lacking = [lib for lib in _needed_libraries(content)
+                       if lib not in present and posixpath.join(here, lib) not in self.entries]
+            if lacking:
+                missing[path] = lacking
+        return missing
+
+    def tar(self) -> bytes:
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for name in sorted(self.entries):
+                tar.addfile(self.entries[name],
+                            io.BytesIO(self.data[name]) if name in self.data else None)
+        return out.getvalue()
+
+
+def _needed_libraries(content: bytes) -> list[str]:
+    """The `DT_NEEDED` entries of a 64-bit little-endian ELF file ([] for anything else)."""
+    if content[:6] != b"\x7fELF\x02\x01":
+        return []
+    shoff, = struct.unpack_from("<Q", content, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", content, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", content, shoff + i * shentsize)
+                for i in range(shnum)]
+    needed: list[str] = []
+    for _, kind, _, _, offset, size, link, *_ in sections:
+        if kind != 6:  # SHT_DYNAMIC
+            continue
+        strings = sections[link][4]
+        for i in range(size // 16):
+            tag, value = struct.unpack_from("<qQ", content, offset + 16 * i)
+            if tag == 0:
+                break
+            if tag == 1:  # DT_NEEDED
+                start = strings + value
+                needed.append(content[start:content.index(b"\0", start)].decode())
+    return needed
+
+
+def _compile(source: Path, *, into: Path) -> bytes:
+    _run([*_CC, "-o", str(into), str(source)])
+    return into.read_bytes()
+
+
+def _parse_mode(spec: str) -> tuple[int, int, int]:
+    """`"0755"` or `"0755:999:999"` -> (mode, uid, gid)."""
+    mode, _, owner = spec.partition(":")
+    uid, _, gid = owner.partition(":")
+    return int(mode, 8), int(uid or 0), int(gid or 0)
+
+
+def layer_tar(recipe: Recipe, *, packages: Iterable[DebianPackage] = (),
+              cache_dir: Path | None = None) -> bytes:
+    """The uncompressed rootfs layer: directories, busybox at /bin/busybox, every applet a
+    symlink to it, then the packages' files, the programs, the recipe's files, directories
+    and symlinks (each winning over the earlier ones for the same path). Raises
+    ImageBuildError when a binary of the image needs a library the image lacks."""
+    rootfs = _Rootfs()
+    for directory in _ROOTFS_DIRS:
+        rootfs.directory(directory, mode=0o1777 if directory == "tmp" else 0o755)
+    rootfs.file("bin/busybox", recipe.busybox.read_bytes(), mode=0o755)
     for applet in _applets(recipe.busybox):
-        if applet != "bin/busybox" and applet not in files:
-            entries[applet] = _tar_info(applet, tarfile.SYMTYPE, mode=0o777,
-                                        linkname="/bin/busybox")
-    for rel, path in files.items():
-        content = path.read_bytes()
-        entries[rel] = _tar_info(rel, tarfile.REGTYPE, mode=path.stat().st_mode & 0o777,
-                                 size=len(content))
-        data[rel] = content
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name in sorted(entries):
-            tar.addfile(entries[name], io.BytesIO(data[name]) if name in data else None)
-    return out.getvalue()
+        if applet != "bin/busybox":
+            rootfs.symlink(applet, "/bin/busybox")
+    packages = list(packages)
+    if packages or recipe.programs:
+        with tempfile.TemporaryDirectory(prefix="kjt-imagebuild-") as tmp:
+            extracted = Path(tmp, "rootfs")
+            extracted.mkdir()
+            for package in packages:
+                deb = fetch_package(package, cache_dir=cache_dir or default_cache_dir())
+                _run(["dpkg-deb", "-x", str(deb), str(extracted)])
+            rootfs.add_tree(extracted, excludes=_PACKAGE_EXCLUDES)
+            for rel, source in sorted(recipe.programs.items()):
+                rootfs.file(rel, _compile(source, into=Path(tmp, "program")), mode=0o755)
+    for rel, path in _extra_files(recipe).items():
+        rootfs.file(rel, path.read_bytes(), mode=path.stat().st_mode & 0o777)
+    for rel, spec in sorted(recipe.directories.items()):
+        mode, uid, gid = _parse_mode(spec)
+        rootfs.directory(rel, mode=mode, uid=uid, gid=gid)
+    for rel, target in sorted(recipe.symlinks.items()):
+        rootfs.symlink(rel, target)
+    missing = rootfs.missing_libraries()
+    if missing:
+        raise ImageBuildError(f"{recipe.name}: libraries missing from the image: " + "; ".join(
+            f"{path} needs {', '.join(libs)}" for path, libs in sorted(missing.items())))
+    return rootfs.tar()
 
 
 def _json(obj: Any) -> bytes:
@@ -180,10 +441,12 @@ def _write_atomically(path: Path, content: bytes) -> None:
 def build(recipe: Recipe, *, cache_dir: Path | None = None) -> BuiltImage:
     """The recipe's archives, from the cache when built before (`cache_dir`, default
     `default_cache_dir()`). Blocking (reads and compresses a few MB): call it in a thread from
-    async code. Safe to run concurrently: archives appear atomically."""
+    async code. Safe to run concurrently: archives appear atomically. Raises ImageBuildError
+    when a package, a download, a compile or a library is missing."""
     cache = cache_dir or default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    stem = f"{recipe.name}-{cache_key(recipe)}"
+    packages = resolve_packages(recipe.packages) if recipe.packages else []
+    stem = f"{recipe.name}-{cache_key(recipe, packages=packages)}"
     oci_path = cache / f"{stem}.oci.tar"
     docker_path = cache / f"{stem}.docker.tar"
     meta_path = cache / f"{stem}.json"
@@ -191,7 +454,7 @@ def build(recipe: Recipe, *, cache_dir: Path | None = None) -> BuiltImage:
         meta = json.loads(meta_path.read_text())
         return BuiltImage(recipe.names, oci_path, docker_path, meta["manifest"], meta["config"])
 
-    raw = layer_tar(recipe)
+    raw = layer_tar(recipe, packages=packages, cache_dir=cache)
     layer = gzip.compress(raw, compresslevel=9, mtime=0)
     config = _json({
         "architecture": "amd64", "os": "linux", "created": "1970-01-01T00:00:00Z",

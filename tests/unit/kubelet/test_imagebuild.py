@@ -3,9 +3,11 @@ by name, and the cache serves a second build."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -87,3 +89,130 @@ def test_a_changed_recipe_is_a_new_cache_entry(tmp_path: Path) -> None:
     (recipes / "busybox" / "files" / "etc" / "hostname").write_text("kjt\n")
     after = imagebuild.cache_key(imagebuild.load_recipe("busybox", recipes_dir=recipes))
     assert before != after
+
+
+def _layer_members(layer: bytes) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        return {m.name: m for m in tar.getmembers()}
+
+
+def _fake_package(tmp_path: Path, name: str, files: dict[str, Path], *,
+                  cache_dir: Path) -> imagebuild.DebianPackage:
+    """A .deb of `files` (image path -> host file), put in the cache as if downloaded."""
+    root = tmp_path / f"{name}-src"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {name}\nVersion: 1.0\nArchitecture: amd64\nMaintainer: kjt <kjt@example>\n"
+        f"Description: test package\n")
+    for rel, source in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, root / rel)
+    doc = root / "usr" / "share" / "doc" / name / "copyright"
+    doc.parent.mkdir(parents=True)
+    doc.write_text("free\n")
+    deb = tmp_path / f"{name}.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(root), str(deb)], check=True,
+                   capture_output=True)
+    digest = hashlib.sha256(deb.read_bytes()).hexdigest()
+    (cache_dir / "debs").mkdir(parents=True, exist_ok=True)
+    shutil.copy(deb, cache_dir / "debs" / f"{digest}.deb")
+    return imagebuild.DebianPackage(name=name, version="1.0", sha256=digest, section="utils",
+                                    depends=())
+
+
+def _recipe(tmp_path: Path, **fields: object) -> imagebuild.Recipe:
+    recipe_dir = tmp_path / "recipes" / "kjt"
+    recipe_dir.mkdir(parents=True)
+    (recipe_dir / "recipe.json").write_text(json.dumps({
+        "names": ["example.com/kjt:1"], "busybox": "/bin/busybox", "files": "../none",
+        "config": {"Cmd": ["sh"]}, **fields}))
+    return imagebuild.load_recipe("kjt", recipes_dir=tmp_path / "recipes")
+
+
+needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
+HOST_TRUE = Path("/bin/true")
+HOST_LIBC = Path("/lib/x86_64-linux-gnu/libc.so.6")
+
+
+@needs_busybox
+@needs_dpkg
+def test_a_binary_whose_library_is_not_in_the_image_fails_the_build(tmp_path: Path) -> None:
+    tool = _fake_package(tmp_path, "kjt-tool", {"usr/bin/kjt-true": HOST_TRUE},
+                         cache_dir=tmp_path / "cache")
+    with pytest.raises(imagebuild.ImageBuildError, match=r"usr/bin/kjt-true needs libc\.so\.6"):
+        imagebuild.layer_tar(_recipe(tmp_path), packages=[tool], cache_dir=tmp_path / "cache")
+
+
+@needs_busybox
+@needs_dpkg
+def test_package_files_and_their_libraries_make_the_image(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    tool = _fake_package(tmp_path, "kjt-tool", {"usr/bin/kjt-true": HOST_TRUE}, cache_dir=cache)
+    libc = _fake_package(tmp_path, "kjt-libc", {
+        "lib/x86_64-linux-gnu/libc.so.6": HOST_LIBC,
+        "lib64/ld-linux-x86-64.so.2": Path("/lib64/ld-linux-x86-64.so.2")}, cache_dir=cache)
+    recipe = _recipe(tmp_path, directories={"data": "0750:999:998"},
+                     symlinks={"var/log/kjt.log": "/dev/stdout", "bin/sh": "/usr/bin/kjt-true"})
+    entries = _layer_members(imagebuild.layer_tar(recipe, packages=[tool, libc], cache_dir=cache))
+    assert entries["usr/bin/kjt-true"].isfile()
+    assert entries["usr/bin/kjt-true"].mode == 0o755
+    assert "lib/x86_64-linux-gnu/libc.so.6" in entries
+    assert not any(name.startswith("usr/share/doc") for name in entries)
+    assert (entries["data"].mode, entries["data"].uid, entries["data"].gid) == (0o750, 999, 998)
+    assert entries["var/log/kjt.log"].linkname == "/dev/stdout"
+    assert entries["bin/sh"].linkname == "/usr/bin/kjt-true"
+    assert entries["bin/ls"].linkname == "/bin/busybox"
+
+
+@needs_busybox
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_programs_are_compiled_static_into_the_image(tmp_path: Path) -> None:
+    source = tmp_path / "recipes" / "kjt" / "src" / "hello.c"
+    recipe = _recipe(tmp_path, programs={"hello": "src/hello.c"})
+    source.parent.mkdir()
+    source.write_text('#include <stdio.h>\nint main(void) { puts("hi"); return 0; }\n')
+    layer = imagebuild.layer_tar(recipe)
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        member = tar.getmember("hello")
+        binary = tar.extractfile(member).read()  # type: ignore[union-attr]
+    assert member.mode == 0o755
+    out = tmp_path / "hello"
+    out.write_bytes(binary)
+    out.chmod(0o755)
+    assert subprocess.run([str(out)], capture_output=True, text=True).stdout == "hi\n"
+    before = imagebuild.cache_key(recipe)
+    source.write_text('#include <stdio.h>\nint main(void) { puts("ho"); return 0; }\n')
+    assert imagebuild.cache_key(recipe) != before
+
+
+def _apt_has(package: str) -> bool:
+    if shutil.which("apt-cache") is None:
+        return False
+    out = subprocess.run(["apt-cache", "show", "--no-all-versions", package],
+                         capture_output=True, text=True).stdout
+    return "SHA256:" in out
+
+
+@pytest.mark.skipif(not _apt_has("nginx"), reason="needs apt lists with nginx (apt-get update)")
+def test_packages_bring_the_library_packages_they_depend_on() -> None:
+    names = {package.name for package in imagebuild.resolve_packages(["nginx"])}
+    assert {"nginx", "libc6", "libssl3", "libpcre2-8-0", "zlib1g"} <= names
+    assert "iproute2" not in names  # a dependency, but not a library
+
+
+def test_unknown_packages_are_named() -> None:
+    with pytest.raises(imagebuild.ImageBuildError, match="kjt-no-such-package"):
+        imagebuild.resolve_packages(["kjt-no-such-package"])
+
+
+def test_tutorial_recipes_keep_the_upstream_entrypoints() -> None:
+    nginx = imagebuild.load_recipe("nginx")
+    assert nginx.names == ("docker.io/library/nginx:latest",)
+    assert nginx.config["Cmd"] == ["nginx", "-g", "daemon off;"]
+    assert nginx.config["StopSignal"] == "SIGQUIT"
+    assert "80/tcp" in nginx.config["ExposedPorts"]
+    passwd = (imagebuild.RECIPES_DIR / "nginx" / "files" / "etc" / "passwd").read_text()
+    assert "nginx:x:101:101:" in passwd
+    stress = imagebuild.load_recipe("stress")
+    assert stress.names == ("docker.io/polinux/stress:latest",)
+    assert "stress" in stress.packages
