@@ -105,7 +105,7 @@ class Kubelet:
             backoff_max=settings.image_pull_backoff_max)
         self.volumes = volumes.VolumeManager(settings.root_dir, lookup=self.lookup,
                                              cluster_domain=settings.cluster_domain)
-        self.status_manager = statusmanager.StatusManager(client)
+        self.status_manager = statusmanager.StatusManager(client, api_pod=self._api_pod)
         self.prober = prober.ProbeManager(
             runtime, recorder=self.recorder,
             on_liveness_failure=lambda uid, container: self.workers.on_liveness_failure(
@@ -124,8 +124,7 @@ class Kubelet:
         self.static_pods = staticpods.StaticPods(
             client, node_name=name, manifest_dir=settings.pod_manifest_path,
             updates=self.workers, mirror_lookup=self.source.mirror_pod,
-            node_uid=self._node_uid, file_check_frequency=settings.file_check_frequency,
-            on_mirror_created=self._mirror_created)
+            node_uid=self._node_uid, file_check_frequency=settings.file_check_frequency)
         self.leases = nodelease.NodeLeaseController(client, settings=nodelease.NodeLeaseSettings(
             node_lease_duration_seconds=settings.node_lease_duration_seconds,
             renew_interval=settings.node_lease_duration_seconds / 4,
@@ -135,12 +134,14 @@ class Kubelet:
             node_ip=settings.node_ip, client_ca=client_ca, address=settings.address,
             port=settings.port)
 
-    def _mirror_created(self, pod: Obj) -> None:
-        """A new mirror pod shows no status: have the static pod's written to it again.
-        (Upstream's status manager compares with the API's pod on its periodic sync; ours
-        writes only changes, so it forgets what it wrote and the worker reports afresh.)"""
-        self.status_manager.forget(meta.uid(pod))
-        self.workers.update_pod(pod)
+    def _api_pod(self, pod: Obj) -> Obj | None:
+        """The API's copy of `pod` as the informer last saw it (a static pod's is its mirror
+        pod), for the status manager to compare with; None when it has none."""
+        namespace, name = meta.namespace(pod), meta.name(pod)
+        if staticpods.is_static_pod(pod):
+            return self.source.mirror_pod(namespace, name)
+        current = self.source.pods.cache.get(f"{namespace}/{name}")
+        return current if current is not None and meta.uid(current) == meta.uid(pod) else None
 
     def _node_uid(self) -> str:
         return meta.uid(self.node_status.node) if self.node_status.node else ""

@@ -168,10 +168,7 @@ class StaticPods:
     def __init__(self, client: rest.RESTClient, *, node_name: str, manifest_dir: Path,
                  updates: PodUpdates, mirror_lookup: Callable[[str, str], Obj | None],
                  node_uid: Callable[[], str], file_check_frequency: float = 20.0,
-                 on_mirror_created: Callable[[Obj], None] = lambda pod: None,
                  now: Callable[[], str] = meta.now) -> None:
-        """`on_mirror_created(static_pod)` is called after each mirror is made, for its status
-        to be written to it (the kubelet has the pod's status reported afresh)."""
         self._client = client
         self._node_name = node_name
         self._dir = manifest_dir
@@ -179,7 +176,6 @@ class StaticPods:
         self._mirror_lookup = mirror_lookup
         self._node_uid = node_uid
         self._frequency = file_check_frequency
-        self._on_mirror_created = on_mirror_created
         self._now = now
         self._known: dict[str, _Known] = {}
         self._wake = asyncio.Event()
@@ -277,8 +273,6 @@ class StaticPods:
         except errors.StatusError as exc:
             if exc.code != 409:  # the informer has not seen it yet: checked again later
                 raise
-            return
-        self._on_mirror_created(pod)
 
     async def _delete_mirror(self, pod: Obj, *, mirror: Obj | None) -> None:
         """Delete the mirror pod named like `pod` (upstream's `DeleteMirrorPod`: grace 0,

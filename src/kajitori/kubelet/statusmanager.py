@@ -11,9 +11,14 @@ written or what the pod already shows. A pod with a deletionTimestamp whose work
 it terminated is then deleted with grace period 0 and a uid precondition (`canBeDeleted`,
 `syncPod`), which is what removes it from `kubectl get pods`.
 
-Departures: no periodic full reconcile against the API (a failed write is retried after
-RETRY_SECONDS instead); static pods' statuses go to their mirror pod by name, without the uid
-precondition (upstream translates the static pod's uid to the mirror pod's).
+Every SYNC_PERIOD_SECONDS the newest status of each pod is compared with the API's copy of the
+pod (`needsReconcile` in `syncBatch`; the copy is the kubelet's informer's, a static pod's
+being its mirror pod): a pod whose status differs in anything the kubelet owns (a mirror pod
+re-created without status, a status someone else overwrote) is written again.
+
+Departures: a failed write is also retried after RETRY_SECONDS, not only at the next periodic
+sync; static pods' statuses go to their mirror pod by name, without the uid precondition
+(upstream translates the static pod's uid to the mirror pod's).
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ import asyncio
 import copy
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kajitori.api import errors, meta
+from kajitori.api import podstatus as apipodstatus
 from kajitori.client import backoff, rest
 from kajitori.client import clock as clock_
 
@@ -38,6 +45,8 @@ CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source"
 API_SOURCE = "api"
 RETRY_SECONDS = 1.0
 """Seconds before a failed status write or delete is tried again."""
+SYNC_PERIOD_SECONDS = 10.0
+"""Seconds between comparisons of every pod's status with the API's (upstream's syncPeriod)."""
 
 
 @dataclass
@@ -65,6 +74,20 @@ def _keep_transition_times(status: Obj, before: Obj | None) -> Obj:
     return {**status, "conditions": conditions} if "conditions" in status else status
 
 
+def is_pod_status_by_kubelet_equal(api_status: Obj, status: Obj) -> bool:
+    """Whether the API's `api_status` shows `status` (upstream's isPodStatusByKubeletEqual):
+    equal but for the conditions others own (DisruptionTarget, readiness gates), which the
+    kubelet carries over but does not decide."""
+
+    def kubelet_part(pod_status: Obj) -> tuple[Obj, list[Obj]]:
+        rest_of_it = {k: v for k, v in pod_status.items() if k != "conditions"}
+        owned = [c for c in pod_status.get("conditions") or []
+                 if c.get("type") in apipodstatus.KUBELET_CONDITIONS]
+        return rest_of_it, owned
+
+    return kubelet_part(api_status) == kubelet_part(status)
+
+
 def _is_static(pod: Obj) -> bool:
     source = ((pod.get("metadata") or {}).get("annotations") or {}).get(
         CONFIG_SOURCE_ANNOTATION)
@@ -75,10 +98,15 @@ class StatusManager:
     """The one writer of this node's pod statuses. `set_pod_status` may be called from any
     task and never blocks; `run()` (in the kubelet's TaskGroup) does the writing."""
 
-    def __init__(self, client: rest.RESTClient, *, clock: clock_.Clock | None = None) -> None:
-        """`clock` paces retries; tests pass a FakeClock, the kubelet None (the loop's)."""
+    def __init__(self, client: rest.RESTClient, *, clock: clock_.Clock | None = None,
+                 api_pod: Callable[[Obj], Obj | None] | None = None) -> None:
+        """`clock` paces retries and the periodic sync; tests pass a FakeClock, the kubelet
+        None (the loop's). `api_pod(pod)` is the API's copy of a pod the kubelet runs (a
+        static pod's mirror pod), or None while it has none; None (some tests) never
+        reconciles."""
         self._client = client
         self._clock: clock_.Clock = clock or clock_.LoopClock()
+        self._api_pod = api_pod
         self._entries: dict[str, _Entry] = {}
         self._dirty: dict[str, None] = {}
         self._wake = asyncio.Event()
@@ -116,8 +144,37 @@ class StatusManager:
         return entry.terminated and not entry.deleted and \
             bool(meta.deletion_timestamp(entry.pod))
 
+    def reconcile(self) -> None:
+        """Mark for writing every pod whose API copy does not show its newest status
+        (upstream's needsReconcile), so the next write sets it whole."""
+        if self._api_pod is None:
+            return
+        for uid, entry in self._entries.items():
+            if entry.deleted:
+                continue
+            current = self._api_pod(entry.pod)
+            if current is None:
+                continue
+            api_status = current.get("status") or {}
+            if not is_pod_status_by_kubelet_equal(api_status, entry.status):
+                log.info("the status of pod %s/%s differs from the API's, writing it again",
+                         meta.namespace(entry.pod), meta.name(entry.pod))
+                entry.written = api_status
+                self._mark(uid)
+
     async def run(self) -> None:
-        """Write dirty pods until cancelled; failures are logged and retried later."""
+        """Write dirty pods until cancelled, comparing every pod with the API's copy every
+        SYNC_PERIOD_SECONDS; failures are logged and retried later."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._write_dirty())
+            tasks.create_task(self._reconcile_periodically())
+
+    async def _reconcile_periodically(self) -> None:
+        while True:
+            await self._clock.sleep(SYNC_PERIOD_SECONDS)
+            self.reconcile()
+
+    async def _write_dirty(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()

@@ -134,3 +134,101 @@ async def test_run_writes_what_is_set(client: rest.RESTClient) -> None:
         manager.set_pod_status(pod, status("Running", "True", at="2025-01-01T00:00:00Z"))
         await patched.patched.wait()
     assert (await client.get(PATH))["status"]["phase"] == "Running"
+
+
+class APICopies:
+    """The kubelet's informer as the status manager asks it: the API's pods, refreshed by the
+    test with `refresh`."""
+
+    def __init__(self, client: rest.RESTClient) -> None:
+        self._client = client
+        self.pods: dict[str, Obj] = {}
+
+    async def refresh(self, path: str = PATH) -> None:
+        pod = await self._client.get(path)
+        self.pods[pod["metadata"]["name"]] = pod
+
+    def api_pod(self, pod: Obj) -> Obj | None:
+        return self.pods.get(pod["metadata"]["name"])
+
+
+def test_status_equality_ignores_only_conditions_others_own() -> None:
+    mine = status("Running", "True", at="2025-01-01T00:00:00Z")
+    target = {"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
+              "lastTransitionTime": "2025-01-01T00:00:05Z"}
+    with_target = {**mine, "conditions": [target, *mine["conditions"]]}
+    assert statusmanager.is_pod_status_by_kubelet_equal(with_target, mine)
+    assert not statusmanager.is_pod_status_by_kubelet_equal(
+        status("Running", "False", at="2025-01-01T00:00:00Z"), mine)
+    assert not statusmanager.is_pod_status_by_kubelet_equal({**mine, "podIP": "10.42.0.9"},
+                                                             mine)
+    assert not statusmanager.is_pod_status_by_kubelet_equal({}, mine)
+
+
+async def test_a_status_someone_overwrote_is_written_again_at_the_periodic_sync(
+        client: rest.RESTClient) -> None:
+    pod = await create_pod(client)
+    copies = APICopies(client)
+    clock = clock_.FakeClock()
+    manager = statusmanager.StatusManager(client, clock=clock, api_pod=copies.api_pod)
+    manager.set_pod_status(pod, status("Running", "True", at="2025-01-01T00:00:00Z"))
+    await manager.sync_pod(pod["metadata"]["uid"])
+    await client.patch(PATH + "/status", {"status": {"phase": "Pending", "podIP": None}})
+    await copies.refresh()
+    manager.reconcile()
+    await manager.sync_pod(pod["metadata"]["uid"])
+    written = (await client.get(PATH))["status"]
+    assert (written["phase"], written["podIP"]) == ("Running", "10.42.0.2")
+
+
+async def test_run_compares_with_the_api_every_sync_period(client: rest.RESTClient) -> None:
+    pod = await create_pod(client)
+    copies = APICopies(client)
+    clock = clock_.FakeClock()
+    patched = Patched(client)
+    manager = statusmanager.StatusManager(patched, clock=clock,  # type: ignore[arg-type]
+                                          api_pod=copies.api_pod)
+    async with running(manager):
+        manager.set_pod_status(pod, status("Running", "True", at="2025-01-01T00:00:00Z"))
+        await patched.patched.wait()
+        await client.patch(PATH + "/status", {"status": {"phase": "Pending"}})
+        await copies.refresh()
+        patched.patched.clear()
+        await clock.wait_for_waiters()
+        clock.step(statusmanager.SYNC_PERIOD_SECONDS)
+        await patched.patched.wait()
+    assert (await client.get(PATH))["status"]["phase"] == "Running"
+
+
+async def test_an_unchanged_pod_is_not_written_at_the_periodic_sync(
+        client: rest.RESTClient) -> None:
+    pod = await create_pod(client)
+    copies = APICopies(client)
+    manager = statusmanager.StatusManager(client, clock=clock_.FakeClock(),
+                                          api_pod=copies.api_pod)
+    manager.set_pod_status(pod, status("Running", "True", at="2025-01-01T00:00:00Z"))
+    await manager.sync_pod(pod["metadata"]["uid"])
+    await copies.refresh()
+    before = copies.pods["p"]["metadata"]["resourceVersion"]
+    manager.reconcile()
+    await manager.sync_pod(pod["metadata"]["uid"])
+    assert (await client.get(PATH))["metadata"]["resourceVersion"] == before
+
+
+async def test_a_recreated_mirror_pod_gets_its_static_pods_status(
+        client: rest.RESTClient) -> None:
+    static = {"metadata": {"name": "p", "namespace": "default", "uid": "static-hash",
+                           "annotations": {"kubernetes.io/config.source": "file"}},
+              "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx"}]}}
+    copies = APICopies(client)
+    manager = statusmanager.StatusManager(client, clock=clock_.FakeClock(),
+                                          api_pod=copies.api_pod)
+    await create_pod(client)
+    manager.set_pod_status(static, status("Running", "True", at="2025-01-01T00:00:00Z"))
+    await manager.sync_pod("static-hash")
+    await client.delete(PATH, options={"gracePeriodSeconds": 0})
+    await create_pod(client)  # the new mirror, with no status
+    await copies.refresh()
+    manager.reconcile()
+    await manager.sync_pod("static-hash")
+    assert (await client.get(PATH))["status"]["phase"] == "Running"
