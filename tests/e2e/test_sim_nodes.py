@@ -39,8 +39,8 @@ def test_get_nodes_shows_simulated_nodes_ready(kubectl: Kubectl,
     lines = kubectl("get", "nodes", "-l", "type=sim").splitlines()
     assert lines[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
     assert [line.split()[:3] + line.split()[4:] for line in lines[1:]] == [
-        ["sim-default-0", "Ready", "<none>", "v1.33.5"],
-        ["sim-default-1", "Ready", "<none>", "v1.33.5"]]
+        ["sim-default-0", "Ready", "<none>", "v1.33.5+kajitori"],
+        ["sim-default-1", "Ready", "<none>", "v1.33.5+kajitori"]]
     wide = kubectl("get", "nodes", "-l", "type=sim", "-o", "wide").splitlines()
     assert wide[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP",
                                "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION",
@@ -58,7 +58,7 @@ def test_describe_node_shows_capacity_conditions_and_system_info(
                      "KubeletReady                 kubelet is posting ready status",
                      "KubeletHasSufficientMemory   kubelet has sufficient memory available",
                      "  Container Runtime Version:  sim://",
-                     "  Kubelet Version:            v1.33.5",
+                     "  Kubelet Version:            v1.33.5+kajitori",
                      "  Operating System:           linux",
                      "PodCIDR:                      10.244.",
                      "  HolderIdentity:  sim-default-0"):

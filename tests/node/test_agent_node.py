@@ -51,7 +51,7 @@ def test_the_node_becomes_ready_with_its_address_os_kernel_and_runtime(
     assert columns[:6] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP"]
     os_image = nodestatus.os_image(Path("/etc/os-release").read_text())
     assert row.split()[1] == "Ready"
-    assert row.split()[4] == "v1.33.5"
+    assert row.split()[4] == "v1.33.5+kajitori"
     assert row.split()[5] == nodestatus.default_node_ip()
     assert os_image in row
     assert platform.release() in row

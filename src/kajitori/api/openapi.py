@@ -29,14 +29,12 @@ from typing import Any
 
 import orjson
 
-from kajitori.api import catalogue, schemas
+from kajitori.api import catalogue, schemas, version
 
 Obj = dict[str, Any]
 
 OPENAPI_VERSION = "3.0.0"
 TITLE = "Kubernetes"
-# The server version the documents claim; kept equal to kajitori.apiserver.version's.
-KUBERNETES_VERSION = "v1.33.5"
 COMPONENTS_PREFIX = "#/components/schemas/"
 STATUS = "io.k8s.apimachinery.pkg.apis.meta.v1.Status"
 DELETE_OPTIONS = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
@@ -243,7 +241,7 @@ class OpenAPIDocuments:
 def _hash(gv: catalogue.GroupVersion) -> str:
     """A digest of everything a group-version's document is built from, upper-case hex like
     upstream's (which digests the document itself)."""
-    source = orjson.dumps([KUBERNETES_VERSION, schemas.SCHEMA_VERSION, gv.group, gv.version,
+    source = orjson.dumps([version.KUBERNETES_VERSION, schemas.SCHEMA_VERSION, gv.group, gv.version,
                            gv.resources])
     return hashlib.sha512(source).hexdigest().upper()
 
@@ -267,7 +265,7 @@ def build_document(gv: catalogue.GroupVersion, *,
     components.update(extra_schemas or {})
     return {
         "openapi": OPENAPI_VERSION,
-        "info": {"title": TITLE, "version": KUBERNETES_VERSION},
+        "info": {"title": TITLE, "version": version.KUBERNETES_VERSION},
         "paths": paths,
         "components": {"schemas": dict(sorted(components.items()))},
     }

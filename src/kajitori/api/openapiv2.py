@@ -15,7 +15,7 @@ import functools
 
 import orjson
 
-from kajitori.api import openapi
+from kajitori.api import openapi, version
 
 PROTOBUF_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
 # What kube-openapi answers a protobuf request with: Go's mime parser rejects the `@` above.
@@ -39,12 +39,12 @@ def _field(number: int, payload: bytes) -> bytes:
 
 @functools.cache
 def protobuf_document() -> bytes:
-    info = _field(1, openapi.TITLE.encode()) + _field(2, openapi.KUBERNETES_VERSION.encode())
+    info = _field(1, openapi.TITLE.encode()) + _field(2, version.KUBERNETES_VERSION.encode())
     return _field(1, SWAGGER_VERSION.encode()) + _field(2, info)
 
 
 @functools.cache
 def json_document() -> bytes:
     return orjson.dumps({"swagger": SWAGGER_VERSION,
-                         "info": {"title": openapi.TITLE, "version": openapi.KUBERNETES_VERSION},
+                         "info": {"title": openapi.TITLE, "version": version.KUBERNETES_VERSION},
                          "paths": {}, "definitions": {}})

@@ -22,9 +22,6 @@ Obj = dict[str, Any]
 
 NODES = ("", "v1", "nodes")
 
-KUBELET_VERSION = "v1.33.5"
-"""The kubelet version nodes report: the served API's patch release (the apiserver's
-`/version` says v1.33.5 too)."""
 KUBELET_PORT = 10250
 """`daemonEndpoints.kubeletEndpoint.Port`: where the apiserver reaches the kubelet."""
 OPERATING_SYSTEM = "linux"

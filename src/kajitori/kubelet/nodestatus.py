@@ -37,7 +37,7 @@ from typing import Any
 
 from cri_api.v1 import api_pb2
 
-from kajitori.api import meta, quantity
+from kajitori.api import meta, quantity, version
 from kajitori.client import backoff, events, informer, nodestatus, rest
 from kajitori.client import clock as clock_
 from kajitori.kubelet import runtime as runtime_
@@ -278,7 +278,7 @@ def node_status(settings: settings_.KubeletSettings, facts: NodeFacts, *, now: s
             "bootID": facts.machine.boot_id, "kernelVersion": facts.machine.kernel_version,
             "osImage": facts.machine.os_image,
             "containerRuntimeVersion": facts.runtime_version,
-            "kubeletVersion": nodestatus.KUBELET_VERSION, "kubeProxyVersion": "",
+            "kubeletVersion": version.GIT_VERSION, "kubeProxyVersion": "",
             "operatingSystem": nodestatus.OPERATING_SYSTEM,
             "architecture": nodestatus.ARCHITECTURE,
         },
@@ -392,10 +392,10 @@ class NodeStatusManager:
         """This machine's facts, read once (they do not change while the kubelet runs)."""
         if self._facts is None:
             machine = await asyncio.to_thread(read_machine_info, self._settings.root_dir)
-            version = await self._runtime.version()
+            runtime = await self._runtime.version()
             self._facts = NodeFacts(
                 machine=machine, node_ip=self._node_ip,
-                runtime_version=f"{RUNTIME_NAME}://{version.runtime_version}")
+                runtime_version=f"{RUNTIME_NAME}://{runtime.runtime_version}")
         return self._facts
 
     async def _runtime_status(self) -> tuple[str, list[Obj]]:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kajitori.api import cidrset, meta
+from kajitori.api import cidrset, meta, version
 from kajitori.client import backoff, informer, nodestatus, rest, workqueue
 from kajitori.client import clock as clock_
 from kajitori.sim import pool as pool_
@@ -141,7 +141,7 @@ def node_status(sim: SimNode, *, now: str, boot_id: str,
             "machineID": sim.machine_id, "systemUUID": sim.system_uuid, "bootID": boot_id,
             "kernelVersion": KERNEL_VERSION, "osImage": OS_IMAGE,
             "containerRuntimeVersion": RUNTIME_VERSION,
-            "kubeletVersion": nodestatus.KUBELET_VERSION, "kubeProxyVersion": "",
+            "kubeletVersion": version.GIT_VERSION, "kubeProxyVersion": "",
             "operatingSystem": nodestatus.OPERATING_SYSTEM,
             "architecture": nodestatus.ARCHITECTURE,
         },

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from kajitori.api import catalogue, openapi
+from kajitori.api import catalogue, openapi, version
 
 DEPLOYMENT_ITEM = "/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
 
@@ -55,7 +55,7 @@ def test_document_ignores_query_and_prefix(documents: openapi.OpenAPIDocuments) 
 def test_document_header(documents: openapi.OpenAPIDocuments) -> None:
     doc = load(documents, "apis/apps/v1")
     assert doc["openapi"] == "3.0.0"
-    assert doc["info"] == {"title": "Kubernetes", "version": openapi.KUBERNETES_VERSION}
+    assert doc["info"] == {"title": "Kubernetes", "version": version.KUBERNETES_VERSION}
 
 
 def test_deployment_patch_is_found_by_kubectl_validation(

@@ -51,7 +51,7 @@ def test_registered_node_carries_kubelet_labels_spec_and_status() -> None:
                                    {"type": "Hostname", "address": "sim-gpu-0"}]
     info = status["nodeInfo"]
     assert info["containerRuntimeVersion"].startswith("sim://")
-    assert info["kubeletVersion"] == "v1.33.5"
+    assert info["kubeletVersion"] == "v1.33.5+kajitori"
     assert (info["operatingSystem"], info["architecture"]) == ("linux", "amd64")
     assert info["bootID"] == "boot"
     assert info["machineID"] == sim_node().machine_id  # stable across restarts
