@@ -20,7 +20,7 @@ import logging
 import urllib.parse
 from typing import Any
 
-from kajitori.api import meta
+from kajitori.api import podstatus as apipodstatus
 from kajitori.client import clock as clock_
 from kajitori.client import events
 from kajitori.kubelet import probes, runtime
@@ -31,11 +31,6 @@ log = logging.getLogger(__name__)
 
 LIFECYCLE_HTTP_FALLBACK = "LifecycleHTTPFallback"
 """Event reason when an https hook had to be retried over http."""
-
-
-def format_pod(pod: Obj) -> str:
-    """How the kubelet names a pod in messages (upstream's format.Pod): `name_namespace(uid)`."""
-    return f"{meta.name(pod)}_{meta.namespace(pod)}({meta.uid(pod)})"
 
 
 def _go_quote(text: str) -> str:
@@ -55,30 +50,30 @@ async def run_handler(cri: runtime.RuntimeService, pod: Obj, container: Obj,
     `recorder` (None: tests and callers without one) gets the LifecycleHTTPFallback event;
     `clock` paces the sleep action (None: the loop's). Cancellation propagates (a preStop hook
     cut short by the grace period)."""
-    name = container.get("name", "")
+    name, pod_name = container.get("name", ""), apipodstatus.format_pod(pod)
     if (action := handler.get("exec")) is not None:
         command = [str(part) for part in action.get("command") or []]
         error, output = await _run_exec(cri, container_id, command)
         if error is None:
             return None
         log.info("exec lifecycle hook %s for container %s in pod %s failed: %s", command,
-                 name, format_pod(pod), error)
+                 name, pod_name, error)
         return (f"Exec lifecycle hook ([{' '.join(command)}]) for Container {_go_quote(name)} "
-                f"in Pod {_go_quote(format_pod(pod))} failed - error: {error}, message: "
+                f"in Pod {_go_quote(pod_name)} failed - error: {error}, message: "
                 f"{_go_quote(output)}")
     if (action := handler.get("httpGet")) is not None:
         error = await _run_http(pod, container, action, pod_ip=pod_ip, recorder=recorder)
         if error is None:
             return None
         log.info("HTTP lifecycle hook %s for container %s in pod %s failed: %s",
-                 action.get("path", ""), name, format_pod(pod), error)
+                 action.get("path", ""), name, pod_name, error)
         return (f"HTTP lifecycle hook ({action.get('path', '')}) for Container "
-                f"{_go_quote(name)} in Pod {_go_quote(format_pod(pod))} failed - error: {error}")
+                f"{_go_quote(name)} in Pod {_go_quote(pod_name)} failed - error: {error}")
     if (action := handler.get("sleep")) is not None:
         await (clock or clock_.LoopClock()).sleep(float(action.get("seconds") or 0))
         return None
     log.warning("cannot run lifecycle handler %s of container %s in pod %s", handler, name,
-                format_pod(pod))
+                pod_name)
     return f"Cannot run handler: invalid handler: {_describe_handler(handler)}"
 
 
