@@ -13,6 +13,7 @@ images so an offline node runs pods, and then runs, all in one TaskGroup until c
   containers an earlier kubelet left running first, the status manager (`statusmanager`), the
   prober (`prober`), fed by the pod sources: the API's pods of this node (`podsource`) and the
   static pods (`staticpods`);
+- the cleaner of this node's deleted local-path volumes (`localvolumes`);
 - the kubelet's HTTPS server (`server`: logs, exec, attach, port-forward for the apiserver)
   and `/healthz` on 127.0.0.1:10248.
 
@@ -39,6 +40,7 @@ from kajitori.kubelet import (
     containerd,
     cri,
     images,
+    localvolumes,
     lookup,
     nodestatus,
     podsource,
@@ -129,6 +131,9 @@ class Kubelet:
             node_lease_duration_seconds=settings.node_lease_duration_seconds,
             renew_interval=settings.node_lease_duration_seconds / 4,
             concurrent_lease_renewals=1))
+        self.local_volumes = localvolumes.LocalVolumeCleaner(
+            client, node_name=name, storage_root=settings.local_path_storage_root,
+            node_labels=lambda: meta.labels(self.node_status.node or {}))
         self.server = server.KubeletServer(
             self, runtime, root_dir=settings.root_dir, node_name=name,
             node_ip=settings.node_ip, client_ca=client_ca, address=settings.address,
@@ -205,6 +210,7 @@ class Kubelet:
             group.create_task(self.workers.run(), name="pod-workers")
             group.create_task(self.source.run(), name="pod-source")
             group.create_task(self.static_pods.run(), name="static-pods")
+            group.create_task(self.local_volumes.run(), name="local-volumes")
             await self.source.pods.wait_for_sync()
             await self.static_pods.synced.wait()
             # Only now may pods the runtime runs but no source knows be cleaned up.

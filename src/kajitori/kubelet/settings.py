@@ -97,6 +97,10 @@ class KubeletSettings:
     cni_bridge: str = "kjt0"
     """Kajitori's own: the Linux bridge of the pod network (`kajitori.kubelet.cni`) when the
     kubelet starts containerd itself; tests give each node a unique `kjt*` name."""
+    local_path_storage_root: Path = DEFAULT_DATA_DIR / "storage"
+    """Kajitori's own: where the local-path provisioner puts this node's volumes (its
+    `/var/lib/kajitori/storage`); a deleted volume's directory is removed only under it
+    (`kajitori.kubelet.localvolumes`)."""
     service_cluster_ip_range: str = "10.96.0.0/12"
     """Kajitori's own (the apiserver's `--service-cluster-ip-range`): routed to the pod bridge
     on the host, so a ClusterIP never leaves the machine by its default route."""
