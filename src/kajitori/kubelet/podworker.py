@@ -54,7 +54,9 @@ from kajitori.kubelet import (
     images,
     lifecycle,
     lookup,
+    oomgroup,
     podactions,
+    podcontainermanager,
     podstatus,
     prober,
     runtime,
@@ -277,6 +279,8 @@ class PodWorkers:
         self._workers: dict[str, _Worker] = {}
         self._group: asyncio.TaskGroup | None = None
         self._snapshot: dict[str, set[tuple[str, int]]] = {}
+        self._running: dict[str, list[str]] = {}
+        """The running containers of the last relist, by pod uid."""
         self._sources_ready = False
 
     # --- the sources' side -----------------------------------------------------------------
@@ -383,10 +387,14 @@ class PodWorkers:
 
     async def _relist_snapshot(self) -> dict[str, set[tuple[str, int]]]:
         snapshot: dict[str, set[tuple[str, int]]] = {}
+        running: dict[str, list[str]] = {}
         for container in await self._runtime.list_containers():
             uid = container.labels.get(runtime.POD_UID_LABEL)
             if uid:
                 snapshot.setdefault(uid, set()).add((container.id, container.state))
+                if container.state == api_pb2.CONTAINER_RUNNING:
+                    running.setdefault(uid, []).append(container.id)
+        self._running = running
         for sandbox in await self._runtime.list_pod_sandboxes():
             uid = sandbox.labels.get(runtime.POD_UID_LABEL)
             if uid:
@@ -398,12 +406,31 @@ class PodWorkers:
         sandboxes changed (the PLEG). Once the sources are ready, pods the runtime runs that
         no source knows are given a worker that kills them."""
         snapshot = await self._relist_snapshot()
+        await self._kill_out_of_memory()
         for uid, seen in snapshot.items():
             if seen != self._snapshot.get(uid):
                 self._signal(uid)
             if self._sources_ready and uid not in self._workers:
                 await self._orphan(uid)
         self._snapshot = snapshot
+
+    async def _kill_out_of_memory(self) -> None:
+        """Kill (SIGKILL) every running container of a known pod that is held out of memory
+        (`kajitori.kubelet.oomgroup`: memory.oom.group on cgroup v1); the runtime reports it
+        OOMKilled with exit code 137 and the next relist syncs its pod."""
+        for uid, container_ids in self._running.items():
+            worker = self._workers.get(uid)
+            if worker is None:
+                continue
+            parent = containerconfig.cgroup_parent(worker.pod)
+            for container_id in container_ids:
+                if not oomgroup.under_oom(oomgroup.container_memory_cgroup(
+                        self._cgroup_root, parent, container_id)):
+                    continue
+                log.info("container %s of pod %s is out of memory: killing it", container_id,
+                         uid)
+                with contextlib.suppress(runtime.CRIError):
+                    await self._runtime.stop_container(container_id, grace_seconds=0)
 
     async def _orphan(self, uid: str) -> None:
         """A worker for a pod only the runtime knows, to kill and remove it; the pod is
@@ -504,6 +531,8 @@ class PodWorkers:
         self._prober.add_pod(pod)
         status = await self.runtime_pod(uid)
         self._update_prober(uid, status)
+        await asyncio.to_thread(podcontainermanager.ensure_exists, pod,
+                                cgroup_root=self._cgroup_root)
         try:
             await self._volumes.mount_pod(pod)
         except errors.MountError as exc:
