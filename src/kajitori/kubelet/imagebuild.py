@@ -58,6 +58,9 @@ PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 BUSYBOX_IMAGE = "docker.io/library/busybox:latest"
 BUILTIN_RECIPES = ("pause", "busybox")
 """The images every node imports at start (`images.ensure_builtin_images`)."""
+TUTORIAL_RECIPES = ("busybox", "nginx", "redis", "stress", "vish-stress", "agnhost", "goproxy",
+                    "node-hello")
+"""The images the Kubernetes pod tutorials run (nodes pull them from a registry mirror)."""
 
 RECIPES_DIR = Path(__file__).resolve().parents[3] / "images"
 """`images/` at the top of the repository."""

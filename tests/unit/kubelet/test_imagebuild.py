@@ -48,7 +48,9 @@ def test_oci_archive_names_each_image_for_containerd(tmp_path: Path) -> None:
     assert [(m["digest"], m["annotations"]["io.containerd.image.name"],
              m["annotations"]["org.opencontainers.image.ref.name"]) for m in index["manifests"]
             ] == [(built.manifest_digest, "docker.io/library/busybox:latest", "latest"),
-                  (built.manifest_digest, "docker.io/library/busybox:1.35", "1.35")]
+                  (built.manifest_digest, "docker.io/library/busybox:1.35", "1.35"),
+                  (built.manifest_digest, "docker.io/library/busybox:1.28", "1.28"),
+                  (built.manifest_digest, "registry.k8s.io/busybox:latest", "latest")]
     manifest = json.loads(files["blobs/sha256/" + built.manifest_digest.split(":")[1]])
     assert manifest["config"]["digest"] == built.config_digest
     config = json.loads(files["blobs/sha256/" + built.config_digest.split(":")[1]])
@@ -216,3 +218,26 @@ def test_tutorial_recipes_keep_the_upstream_entrypoints() -> None:
     stress = imagebuild.load_recipe("stress")
     assert stress.names == ("docker.io/polinux/stress:latest",)
     assert "stress" in stress.packages
+
+
+def test_every_tutorial_image_has_a_recipe() -> None:
+    names = {name for recipe in imagebuild.TUTORIAL_RECIPES
+             for name in imagebuild.load_recipe(recipe).names}
+    assert {"docker.io/library/nginx:latest", "docker.io/library/redis:latest",
+            "docker.io/polinux/stress:latest", "docker.io/vish/stress:latest",
+            "docker.io/library/busybox:latest", "docker.io/library/busybox:1.28",
+            "registry.k8s.io/busybox:latest", "registry.k8s.io/e2e-test-images/agnhost:2.40",
+            "registry.k8s.io/e2e-test-images/agnhost:2.45", "registry.k8s.io/goproxy:0.1",
+            "gcr.io/google-samples/node-hello:1.0"} <= names
+
+
+def test_entrypoints_the_tutorials_rely_on() -> None:
+    configs = {name: imagebuild.load_recipe(name).config for name in imagebuild.TUTORIAL_RECIPES}
+    assert configs["vish-stress"]["Entrypoint"] == ["/stress", "-logtostderr"]
+    assert configs["redis"]["WorkingDir"] == "/data"
+    assert configs["redis"]["Cmd"] == ["redis-server"]
+    assert configs["node-hello"]["Cmd"] == ["/bin/sh", "-c", "node server.js"]
+    assert configs["agnhost"]["Entrypoint"] == ["/agnhost"]
+    group = (imagebuild.RECIPES_DIR / "agnhost" / "files" / "etc" / "group").read_text()
+    assert "user-defined-in-image:x:1000:\n" in group
+    assert "group-defined-in-image:x:50000:user-defined-in-image\n" in group
