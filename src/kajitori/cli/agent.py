@@ -22,6 +22,9 @@ from kajitori.kubelet import settings as settings_
 log = logging.getLogger(__name__)
 
 DEFAULT_USER_DATA_DIR = Path.home() / ".local" / "share" / "kajitori"
+REGISTRIES_FILE = "registries.yaml"
+"""`<data-dir>/registries.yaml`: the default `--registries` (k3s's
+/etc/rancher/k3s/registries.yaml)."""
 
 
 def default_data_dir() -> Path:
@@ -63,6 +66,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated DNS server IPs for pods (default: none)")
     parser.add_argument("--cluster-domain", default="cluster.local",
                         help="the cluster's DNS domain (default cluster.local)")
+    parser.add_argument("--registries", type=Path, default=None,
+                        help="registry mirrors and credentials, as k3s's registries.yaml "
+                             "(default: DIR/registries.yaml if it exists)")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity")
 
@@ -73,6 +79,9 @@ def settings_from(args: argparse.Namespace) -> settings_.KubeletSettings:
     overrides: dict[str, Any] = {}
     if args.node_name:
         overrides["node_name"] = args.node_name.lower()
+    registries: Path | None = args.registries or data_dir / REGISTRIES_FILE
+    if args.registries is None and not registries.exists():
+        registries = None
     return settings_.KubeletSettings(
         root_dir=data_dir / "kubelet",
         container_runtime_endpoint=args.container_runtime_endpoint,
@@ -81,6 +90,7 @@ def settings_from(args: argparse.Namespace) -> settings_.KubeletSettings:
         cluster_dns=tuple(filter(None, args.cluster_dns.split(","))),
         cluster_domain=args.cluster_domain,
         node_ip=args.node_ip,
+        registries_config=registries.resolve() if registries else None,
         **overrides)
 
 

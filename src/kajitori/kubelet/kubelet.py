@@ -231,7 +231,12 @@ async def run(*, kubeconfig: Path, settings: settings_.KubeletSettings) -> None:
         socket = settings.container_runtime_endpoint
         cni_conf_dir = None
         if not socket:
-            runtime_settings = containerd.ContainerdSettings(root=settings.root_dir)
+            registries = None
+            if settings.registries_config is not None:
+                registries = await asyncio.to_thread(containerd.load_registries,
+                                                     settings.registries_config)
+            runtime_settings = containerd.ContainerdSettings(root=settings.root_dir,
+                                                             registries=registries)
             daemon = await stack.enter_async_context(containerd.serve(runtime_settings))
             socket, cni_conf_dir = daemon.socket, runtime_settings.cni_conf_dir
         imported = await containerd.ensure_builtin_images(socket)

@@ -94,6 +94,11 @@ class KubeletSettings:
     node_ip: str = ""
     """`--node-ip`: the node's InternalIP; empty picks the address of the default-route
     interface, as upstream's `ChooseHostInterface`."""
+    registries_config: Path | None = None
+    """Kajitori's own, as k3s's `/etc/rancher/k3s/registries.yaml`: registry mirrors and
+    credentials (`mirrors`, `configs`) for the containerd the kubelet starts. `kajitori
+    agent` passes `--registries`, else `<data-dir>/registries.yaml` when it exists; None:
+    every registry is reached directly."""
     cni_bridge: str = "kjt0"
     """Kajitori's own: the Linux bridge of the pod network (`kajitori.kubelet.cni`) when the
     kubelet starts containerd itself; tests give each node a unique `kjt*` name."""
