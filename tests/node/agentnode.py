@@ -37,11 +37,11 @@ import asyncio, logging, sys
 from pathlib import Path
 from kajitori.kubelet import kubelet, settings
 logging.basicConfig(level=logging.INFO, format="%(levelname).1s%(asctime)s %(name)s] %(message)s")
-name, data_dir, bridge, port, healthz_port, kubeconfig = sys.argv[1:]
+name, data_dir, bridge, port, healthz_port, kubeconfig, registries = sys.argv[1:]
 s = settings.KubeletSettings(
     node_name=name, root_dir=Path(data_dir) / "kubelet",
     pod_manifest_path=Path(data_dir) / "manifests", cni_bridge=bridge, port=int(port),
-    healthz_port=int(healthz_port))
+    healthz_port=int(healthz_port), registries_config=Path(registries) if registries else None)
 asyncio.run(kubelet.run(kubeconfig=Path(kubeconfig), settings=s))
 """
 
@@ -75,13 +75,16 @@ class AgentNode:
     pod_uids: list[str] = field(default_factory=list)
     """Pods the tests made, whose cgroups the fixture removes."""
     process: subprocess.Popen[bytes] | None = None
+    registries: Path | None = None
+    """The agent's registries.yaml (k3s's: mirrors, credentials), if any."""
 
     def start(self) -> None:
         """Start the agent (again), its output appended to `log`."""
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", AGENT, self.name, str(self.data_dir), self.bridge,
-                 str(self.port), str(self.healthz_port), str(self.kubeconfig)],
+                 str(self.port), str(self.healthz_port), str(self.kubeconfig),
+                 str(self.registries or "")],
                 stdout=out, stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -168,10 +171,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_agent_node(root: Path, *,
-                       controllers: bool | tuple[str, ...] = True) -> Iterator[AgentNode]:
+def running_agent_node(root: Path, *, controllers: bool | tuple[str, ...] = True,
+                       registries: Path | None = None) -> Iterator[AgentNode]:
     """A server and an agent (starting; `AgentNode.ready` tells when it is) under `root`,
-    which is removed at the end."""
+    which is removed at the end. `registries`: a registries.yaml for the agent's containerd
+    (the `tutorial_registry` fixture's, to pull the tutorials' images by their names)."""
     suffix = secrets.token_hex(3)
     (root / "server").mkdir()
     name, bridge = f"kjt-{suffix}", f"kjt{suffix}"
@@ -179,7 +183,7 @@ def running_agent_node(root: Path, *,
     with testing.running(root / "server", controllers=controllers) as cluster:
         node = AgentNode(name=name, kubeconfig=cluster.kubeconfig, data_dir=root / "node",
                          log=root / "agent.log", bridge=bridge, port=_free_port(),
-                         healthz_port=_free_port())
+                         healthz_port=_free_port(), registries=registries)
         node.start()
         try:
             yield node
