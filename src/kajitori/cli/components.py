@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
 from collections.abc import Coroutine
@@ -16,9 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from kajitori import scheduler, sim
+from kajitori.cli import controllermanager
 from kajitori.controllers import manager
 
 log = logging.getLogger(__name__)
+
+
+def controller_manager_settings(args: argparse.Namespace) -> manager.ControllerManagerSettings:
+    """The settings `--controllers` and the other kube-controller-manager flags ask for;
+    each flag replaces one field of its section's defaults."""
+    defaults = manager.ControllerManagerSettings(controllers=args.controllers)
+    sections = controllermanager.values(args)
+    top = sections.pop(controllermanager.TOP_LEVEL, {})
+    nested = {name: dataclasses.replace(getattr(defaults, name), **fields)
+              for name, fields in sections.items()}
+    return dataclasses.replace(defaults, **top, **nested)
 
 
 def _wanted(args: argparse.Namespace) -> list[Coroutine[Any, Any, None]]:
@@ -26,8 +39,8 @@ def _wanted(args: argparse.Namespace) -> list[Coroutine[Any, Any, None]]:
     kubeconfig: Path = args.kubeconfig
     wanted: list[Coroutine[Any, Any, None]] = []
     if args.command == "controller-manager" or getattr(args, "controller_manager", False):
-        settings = manager.ControllerManagerSettings(controllers=args.controllers)
-        wanted.append(manager.run(kubeconfig=kubeconfig, settings=settings))
+        wanted.append(manager.run(kubeconfig=kubeconfig,
+                                  settings=controller_manager_settings(args)))
     if args.command == "scheduler" or getattr(args, "scheduler", False):
         wanted.append(scheduler.run(kubeconfig=kubeconfig,
                                     config=getattr(args, "scheduler_config", None),

@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from kajitori.cli import agent, images, server
+from kajitori.cli import agent, controllermanager, images, server
 
 log = logging.getLogger("kajitori")
 
@@ -46,7 +46,7 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
                         help="do not run the scheduler")
     parser.add_argument("--disable-controller-manager", action="store_true",
                         help="do not run the controller manager")
-    _add_controllers_flag(parser)
+    controllermanager.add_controllers_flag(parser)
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity")
 
@@ -58,12 +58,10 @@ def _add_kubeconfig_flags(parser: argparse.ArgumentParser) -> None:
                         help="log verbosity")
 
 
-def _add_controllers_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--controllers", type=lambda v: tuple(filter(None, v.split(","))),
-                        default=("*",),
-                        help="controllers to run, as kube-controller-manager's --controllers: "
-                             "'*' (all on by default), 'name' to enable, '-name' to disable "
-                             "(default '*')")
+def _add_controller_manager_flags(parser: argparse.ArgumentParser) -> None:
+    """`--controllers` and kube-controller-manager's other flags, upstream's names and
+    defaults (`kajitori.cli.controllermanager`)."""
+    controllermanager.add_flags(parser)
 
 
 def _add_scheduler_flags(parser: argparse.ArgumentParser) -> None:
@@ -99,14 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     controller_manager = commands.add_parser(
         "controller-manager", help="run the controller manager against a cluster")
     _add_kubeconfig_flags(controller_manager)
-    _add_controllers_flag(controller_manager)
+    _add_controller_manager_flags(controller_manager)
     components_ = commands.add_parser(
         "components", help="run cluster components against a kubeconfig (as server and up do)")
     _add_kubeconfig_flags(components_)
     components_.add_argument("--scheduler", action="store_true", help="run the scheduler")
     components_.add_argument("--controller-manager", action="store_true",
                              help="run the controller manager")
-    _add_controllers_flag(components_)
+    _add_controller_manager_flags(components_)
     _add_sim_flags(components_, prefix="sim-")
     images.add_parser(commands)
     agent.add_parser(commands)

@@ -73,7 +73,7 @@ DEFAULT_SCALE_UP: Obj = {
 DEFAULT_SCALE_DOWN: Obj = {
     "selectPolicy": "Max",
     "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}
-DEFAULT_DOWNSCALE_STABILIZATION = 300
+DEFAULT_DOWNSCALE_STABILIZATION = 300.0
 """`--horizontal-pod-autoscaler-downscale-stabilization`, seconds: the scale-down window when
 `behavior.scaleDown.stabilizationWindowSeconds` is unset."""
 
@@ -82,12 +82,29 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class HPASettings:
-    """Upstream's `--horizontal-pod-autoscaler-*` flags."""
+    """Upstream's `--horizontal-pod-autoscaler-*` flags, with its defaults."""
 
     sync_period: float = 15.0
+    """`--horizontal-pod-autoscaler-sync-period`, seconds: how often every HPA is synced."""
     tolerance: float = replicacalculator.TOLERANCE
-    downscale_stabilization: int = DEFAULT_DOWNSCALE_STABILIZATION
+    """`--horizontal-pod-autoscaler-tolerance`: usage ratios within this of 1.0 keep the
+    replica count."""
+    downscale_stabilization: float = DEFAULT_DOWNSCALE_STABILIZATION
+    """`--horizontal-pod-autoscaler-downscale-stabilization`, seconds (5 min)."""
     concurrent_syncs: int = 5
+    """`--concurrent-horizontal-pod-autoscaler-syncs`: HPAs synced at once."""
+    cpu_initialization_period: float = replicacalculator.CPU_INITIALIZATION_PERIOD
+    """`--horizontal-pod-autoscaler-cpu-initialization-period`, seconds (5 min): after a pod
+    starts, its cpu samples count only once it is ready and sampled over a full window."""
+    initial_readiness_delay: float = replicacalculator.INITIAL_READINESS_DELAY
+    """`--horizontal-pod-autoscaler-initial-readiness-delay`, seconds: after a pod starts, a
+    readiness change within this counts as its first readiness."""
+
+    def startup_timing(self) -> replicacalculator.StartupTiming:
+        """The two start-up periods, as the replica calculation takes them."""
+        return replicacalculator.StartupTiming(
+            cpu_initialization_period=self.cpu_initialization_period,
+            initial_readiness_delay=self.initial_readiness_delay)
 
 
 @dataclass(frozen=True)
@@ -108,7 +125,7 @@ class ScaleHistory:
     scale_downs: list[tuple[int, float]] = field(default_factory=list)
 
 
-def behavior_rules(hpa: Obj, *, downscale_stabilization: int) -> tuple[Obj, Obj]:
+def behavior_rules(hpa: Obj, *, downscale_stabilization: float) -> tuple[Obj, Obj]:
     """(scaleUp, scaleDown) with upstream's defaults filled in where `spec.behavior` leaves
     them unset."""
     behavior = (hpa.get("spec") or {}).get("behavior") or {}
@@ -453,14 +470,16 @@ class HorizontalPodAutoscalerController:
             rec = replicacalculator.resource_replicas(
                 current, pods, samples, resource=name,
                 target_utilization=target["averageUtilization"], now=now,
-                tolerance=self._settings.tolerance)
+                tolerance=self._settings.tolerance,
+                timing=self._settings.startup_timing())
             current_value: Obj = {"averageUtilization": rec.utilization,
                                   "averageValue": str(quantity.from_milli(rec.raw_average))}
         else:
             rec = replicacalculator.resource_replicas(
                 current, pods, samples, resource=name,
                 target_average=quantity.from_json(target["averageValue"]).milli_value(),
-                now=now, tolerance=self._settings.tolerance)
+                now=now, tolerance=self._settings.tolerance,
+                timing=self._settings.startup_timing())
             current_value = {"averageValue": str(quantity.from_milli(rec.raw_average))}
         return rec.replicas, {"type": "Resource",
                               "resource": {"name": name, "current": current_value}}

@@ -25,7 +25,21 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from kajitori.client import informer, leaderelection, rest
-from kajitori.controllers import localpath, registry
+from kajitori.controllers import (
+    cronjob,
+    daemonset,
+    endpoints,
+    endpointslice,
+    horizontalpodautoscaler,
+    job,
+    localpath,
+    nodelifecycle,
+    registry,
+    replicaset,
+    resourcequota,
+    statefulset,
+)
+from kajitori.controllers.deployment import controller as deployment
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +55,11 @@ def _leader_election() -> leaderelection.LeaderElectionSettings:
 
 @dataclass(frozen=True)
 class ControllerManagerSettings:
-    """kube-controller-manager's flags this manager honours, with upstream's defaults."""
+    """kube-controller-manager's flags this manager honours, with upstream's defaults.
+
+    As upstream's `KubeControllerManagerConfiguration`, a controller with several flags has
+    its own settings section (its module's dataclass, defaults there); the rest are fields
+    here. `kajitori.cli.controllermanager` maps each command-line flag onto one of them."""
 
     controllers: Sequence[str] = (ALL_CONTROLLERS,)
     """`--controllers`: `*` enables every controller on by default, `name` enables one,
@@ -84,6 +102,44 @@ class ControllerManagerSettings:
     leader_election: leaderelection.LeaderElectionSettings = field(
         default_factory=_leader_election)
     """`--leader-elect*`: on by default, Lease `kube-system/kube-controller-manager`."""
+    deployment_controller: deployment.DeploymentSettings = field(
+        default_factory=deployment.DeploymentSettings)
+    """`--concurrent-deployment-syncs`."""
+    replicaset_controller: replicaset.ReplicaSetSettings = field(
+        default_factory=replicaset.ReplicaSetSettings)
+    """`--concurrent-replicaset-syncs`."""
+    replication_controller: replicaset.ReplicaSetSettings = field(
+        default_factory=replicaset.ReplicaSetSettings)
+    """`--concurrent-rc-syncs` (its `concurrent_replicaset_syncs`: the replication
+    controller is the ReplicaSet controller on another kind)."""
+    statefulset_controller: statefulset.StatefulSetSettings = field(
+        default_factory=statefulset.StatefulSetSettings)
+    """`--concurrent-statefulset-syncs`."""
+    daemonset_controller: daemonset.DaemonSetSettings = field(
+        default_factory=daemonset.DaemonSetSettings)
+    """`--concurrent-daemonset-syncs`."""
+    job_controller: job.JobControllerSettings = field(default_factory=job.JobControllerSettings)
+    """`--concurrent-job-syncs`."""
+    cronjob_controller: cronjob.CronJobControllerSettings = field(
+        default_factory=cronjob.CronJobControllerSettings)
+    """`--concurrent-cron-job-syncs`."""
+    endpoint_controller: endpoints.EndpointsSettings = field(
+        default_factory=endpoints.EndpointsSettings)
+    """`--concurrent-endpoint-syncs`."""
+    endpointslice_controller: endpointslice.EndpointSliceSettings = field(
+        default_factory=endpointslice.EndpointSliceSettings)
+    """`--concurrent-service-endpoint-syncs`, `--max-endpoints-per-slice`."""
+    resourcequota_controller: resourcequota.ResourceQuotaSettings = field(
+        default_factory=resourcequota.ResourceQuotaSettings)
+    """`--concurrent-resource-quota-syncs`, `--resource-quota-sync-period`."""
+    hpa_controller: horizontalpodautoscaler.HPASettings = field(
+        default_factory=horizontalpodautoscaler.HPASettings)
+    """`--concurrent-horizontal-pod-autoscaler-syncs`, `--horizontal-pod-autoscaler-*`."""
+    node_lifecycle_controller: nodelifecycle.NodeLifecycleSettings = field(
+        default_factory=nodelifecycle.NodeLifecycleSettings)
+    """`--node-monitor-period`, `--node-monitor-grace-period`, `--node-startup-grace-period`,
+    `--node-eviction-rate`, `--secondary-node-eviction-rate`,
+    `--large-cluster-size-threshold`, `--unhealthy-zone-threshold`."""
 
     def enabled_controllers(self) -> list[registry.ControllerDescriptor]:
         """The descriptors `controllers` enables, in the registry's order. Raises ValueError,

@@ -106,9 +106,10 @@ class NodeLifecycleSettings:
 
     node_monitor_period: float = 5.0
     """`--node-monitor-period`, seconds: how often node health is looked at."""
-    node_monitor_grace_period: float = 40.0
+    node_monitor_grace_period: float = 50.0
     """`--node-monitor-grace-period`, seconds: silence after which a node is Unknown. Must
-    exceed the kubelet's lease renew interval (10 s) several times over."""
+    exceed the kubelet's lease renew interval (10 s) several times over. 50 s since v1.32
+    (40 s before), longer than a kubelet takes to drop a dead HTTP/2 connection."""
     node_startup_grace_period: float = 60.0
     """`--node-startup-grace-period`, seconds: the same, for a node that never reported."""
     node_eviction_rate: float = 0.1

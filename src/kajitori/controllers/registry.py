@@ -149,31 +149,38 @@ def _root_ca_publisher(ctx: ControllerContext) -> Controller:
 
 
 def _replication_controller(ctx: ControllerContext) -> Controller:
-    return replicationcontroller.new_replication_manager(ctx.client, informers=ctx.informers)
+    return replicationcontroller.new_replication_manager(
+        ctx.client, informers=ctx.informers, settings=ctx.settings.replication_controller)
 
 
 def _deployment(ctx: ControllerContext) -> Controller:
-    return deployment.new_deployment_controller(ctx.client, informers=ctx.informers)
+    return deployment.new_deployment_controller(
+        ctx.client, informers=ctx.informers, settings=ctx.settings.deployment_controller)
 
 
 def _replicaset(ctx: ControllerContext) -> Controller:
-    return replicaset.new_replicaset_controller(ctx.client, informers=ctx.informers)
+    return replicaset.new_replicaset_controller(
+        ctx.client, informers=ctx.informers, settings=ctx.settings.replicaset_controller)
 
 
 def _job(ctx: ControllerContext) -> Controller:
-    return job.new_job_controller(ctx.client, informers=ctx.informers)
+    return job.new_job_controller(
+        ctx.client, informers=ctx.informers, settings=ctx.settings.job_controller)
 
 
 def _cronjob(ctx: ControllerContext) -> Controller:
-    return cronjob.new_cron_job_controller(ctx.client, informers=ctx.informers)
+    return cronjob.new_cron_job_controller(
+        ctx.client, informers=ctx.informers, settings=ctx.settings.cronjob_controller)
 
 
 def _endpoints(ctx: ControllerContext) -> Controller:
-    return endpoints.new_endpoints_controller(ctx.client, informers=ctx.informers)
+    return endpoints.new_endpoints_controller(
+        ctx.client, informers=ctx.informers, settings=ctx.settings.endpoint_controller)
 
 
 def _endpointslice(ctx: ControllerContext) -> Controller:
-    return endpointslice.new_endpointslice_controller(ctx.client, informers=ctx.informers)
+    return endpointslice.new_endpointslice_controller(
+        ctx.client, informers=ctx.informers, settings=ctx.settings.endpointslice_controller)
 
 
 def _disruption(ctx: ControllerContext) -> Controller:
@@ -187,7 +194,8 @@ def _node_ipam(ctx: ControllerContext) -> Controller:
 
 
 def _node_lifecycle(ctx: ControllerContext) -> Controller:
-    return nodelifecycle.new_node_lifecycle_controller(ctx.client, informers=ctx.informers)
+    return nodelifecycle.new_node_lifecycle_controller(
+        ctx.client, informers=ctx.informers, settings=ctx.settings.node_lifecycle_controller)
 
 
 def _taint_eviction(ctx: ControllerContext) -> Controller:
@@ -196,19 +204,22 @@ def _taint_eviction(ctx: ControllerContext) -> Controller:
 
 def _horizontal_pod_autoscaler(ctx: ControllerContext) -> Controller:
     return horizontalpodautoscaler.new_horizontal_pod_autoscaler_controller(
-        ctx.client, informers=ctx.informers)
+        ctx.client, informers=ctx.informers, settings=ctx.settings.hpa_controller)
 
 
 def _daemonset(ctx: ControllerContext) -> Controller:
-    return daemonset.new_daemonset_controller(ctx.client, informers=ctx.informers)
+    return daemonset.new_daemonset_controller(
+        ctx.client, informers=ctx.informers, settings=ctx.settings.daemonset_controller)
 
 
 def _statefulset(ctx: ControllerContext) -> Controller:
-    return statefulset.new_statefulset_controller(ctx.client, informers=ctx.informers)
+    return statefulset.new_statefulset_controller(
+        ctx.client, informers=ctx.informers, settings=ctx.settings.statefulset_controller)
 
 
 def _resource_quota(ctx: ControllerContext) -> Controller:
-    return resourcequota.ResourceQuotaController(client=ctx.client, informers=ctx.informers)
+    return resourcequota.ResourceQuotaController(
+        client=ctx.client, informers=ctx.informers, settings=ctx.settings.resourcequota_controller)
 
 
 def _persistentvolume_binder(ctx: ControllerContext) -> Controller:

@@ -27,6 +27,16 @@ NO_PODS = "no pods returned by selector while calculating replica count"
 MISSING_REQUEST = "missing request for {resource} in container {container} of Pod {pod}"
 
 
+@dataclass(frozen=True)
+class StartupTiming:
+    """How long after a pod starts its cpu samples and readiness changes are distrusted
+    (upstream's `--horizontal-pod-autoscaler-cpu-initialization-period` and
+    `--horizontal-pod-autoscaler-initial-readiness-delay`), seconds."""
+
+    cpu_initialization_period: float = CPU_INITIALIZATION_PERIOD
+    initial_readiness_delay: float = INITIAL_READINESS_DELAY
+
+
 class ReplicaCalculationError(Exception):
     """The replica count cannot be computed; the message is upstream's wording."""
 
@@ -62,10 +72,11 @@ def _epoch(text: str) -> float:
     return meta.parse_time(text).timestamp()
 
 
-def _cpu_unready(pod: Obj, metric: PodMetric, *, now: float) -> bool:
+def _cpu_unready(pod: Obj, metric: PodMetric, *, now: float, timing: StartupTiming) -> bool:
     """Upstream's rule for ignoring a cpu sample of a pod that may still be starting: within
     the initialization period, unready or sampled before a full window since it turned ready;
-    after it, unready and never ready since start."""
+    after it, unready and never ready since start (a transition within the initial readiness
+    delay counts as the first readiness, not a later loss of it)."""
     cond = _ready_condition(pod)
     start = (pod.get("status") or {}).get("startTime")
     if cond is None or not start:
@@ -73,9 +84,10 @@ def _cpu_unready(pod: Obj, metric: PodMetric, *, now: float) -> bool:
     started = _epoch(start)
     transition = _epoch(cond["lastTransitionTime"]) if cond.get("lastTransitionTime") \
         else started
-    if started + CPU_INITIALIZATION_PERIOD > now:
+    if started + timing.cpu_initialization_period > now:
         return cond.get("status") == "False" or metric.timestamp < transition + metric.window
-    return cond.get("status") == "False" and started + INITIAL_READINESS_DELAY > transition
+    return (cond.get("status") == "False"
+            and started + timing.initial_readiness_delay > transition)
 
 
 @dataclass
@@ -87,7 +99,7 @@ class _Groups:
 
 
 def _group_pods(pods: list[Obj], metrics: dict[str, PodMetric], resource: str, *,
-                now: float) -> _Groups:
+                now: float, timing: StartupTiming) -> _Groups:
     groups = _Groups(0, set(), set(), set())
     for pod in pods:
         name = meta.name(pod)
@@ -102,7 +114,7 @@ def _group_pods(pods: list[Obj], metrics: dict[str, PodMetric], resource: str, *
         if metric is None:
             groups.missing.add(name)
             continue
-        if resource == "cpu" and _cpu_unready(pod, metric, now=now):
+        if resource == "cpu" and _cpu_unready(pod, metric, now=now, timing=timing):
             groups.unready.add(name)
             continue
         groups.ready += 1
@@ -157,9 +169,11 @@ def _recompute_ratio(values: dict[str, int], requests: dict[str, int], *, target
 def resource_replicas(current: int, pods: list[Obj], metrics: dict[str, PodMetric], *,
                       resource: str, target_utilization: int | None = None,
                       target_average: int | None = None, now: float,
-                      tolerance: float = TOLERANCE) -> Recommendation:
+                      tolerance: float = TOLERANCE,
+                      timing: StartupTiming | None = None) -> Recommendation:
     """The replica count for a Resource metric: by utilization (percent of request) when
-    `target_utilization` is given, else by average value (`target_average`, milli-units).
+    `target_utilization` is given, else by average value (`target_average`, milli-units);
+    `timing` None (tests) is upstream's default start-up timing.
 
     Pods pending, unready (cpu only) or without a sample are left out of the first ratio;
     then, if they could change the direction, missing pods count as at-target on a scale-down
@@ -167,7 +181,7 @@ def resource_replicas(current: int, pods: list[Obj], metrics: dict[str, PodMetri
     the direction still holds (upstream's conservative rebalancing)."""
     if not pods:
         raise ReplicaCalculationError(NO_PODS)
-    groups = _group_pods(pods, metrics, resource, now=now)
+    groups = _group_pods(pods, metrics, resource, now=now, timing=timing or StartupTiming())
     leave_out = groups.unready | groups.ignored
     values = {n: m.value for n, m in metrics.items() if n not in leave_out
               and n in {meta.name(p) for p in pods}}

@@ -16,6 +16,7 @@ resources are not counted.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from kajitori.api import catalogue, meta
@@ -30,19 +31,29 @@ RESOURCE_QUOTAS = ("", "v1", "resourcequotas")
 REPLENISHED = (("", "v1", "pods"), ("", "v1", "services"),
                ("", "v1", "persistentvolumeclaims"), ("", "v1", "configmaps"),
                ("", "v1", "secrets"))
-RESYNC_PERIOD = 300.0
-"""Upstream's `--resource-quota-sync-period` default."""
-WORKERS = 5
-"""Upstream's `--concurrent-resource-quota-syncs` default."""
+
+
+@dataclass(frozen=True)
+class ResourceQuotaSettings:
+    """kube-controller-manager's flags for this controller, with upstream's defaults."""
+
+    concurrent_resource_quota_syncs: int = 5
+    """`--concurrent-resource-quota-syncs`: quotas recounted at once."""
+    resource_quota_sync_period: float = 300.0
+    """`--resource-quota-sync-period`, seconds (5 min): every quota is recounted this often
+    even without a change, catching charges a missed event left out."""
 
 
 class ResourceQuotaController:
     """Keeps `status.hard` and `status.used` of every ResourceQuota current."""
 
     def __init__(self, *, client: rest.RESTClient, informers: informer.SharedInformerFactory,
-                 resources: catalogue.Catalogue | None = None) -> None:
-        """`resources`: where `count/` names are looked up (the built-in catalogue)."""
+                 resources: catalogue.Catalogue | None = None,
+                 settings: ResourceQuotaSettings | None = None) -> None:
+        """`resources`: where `count/` names are looked up (None, always so far: the
+        built-in catalogue); `settings` None (tests) is upstream's defaults."""
         self._client = client
+        self.settings = settings or ResourceQuotaSettings()
         self._informers = informers
         self._resources = resources or catalogue.builtin()
         self._quotas = informers.informer_for(*RESOURCE_QUOTAS)
@@ -83,7 +94,7 @@ class ResourceQuotaController:
         try:
             await self._quotas.wait_for_sync()
             async with asyncio.TaskGroup() as group:
-                for _ in range(WORKERS):
+                for _ in range(self.settings.concurrent_resource_quota_syncs):
                     group.create_task(worker.run_worker(self.queue, self.sync,
                                                         what="resourcequota"))
                 group.create_task(self._resync())
@@ -92,7 +103,7 @@ class ResourceQuotaController:
 
     async def _resync(self) -> None:
         while True:
-            await asyncio.sleep(RESYNC_PERIOD)
+            await asyncio.sleep(self.settings.resource_quota_sync_period)
             for quota in self._quotas.cache.list():
                 self._enqueue(quota)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from kajitori.controllers import replicacalculator as rc
@@ -95,3 +97,38 @@ def test_no_metrics_for_ready_pods() -> None:
     with pytest.raises(rc.ReplicaCalculationError, match="pods might be unready"):
         rc.resource_replicas(1, [pod("a", phase="Pending")], {"a": sample(100)},
                              resource="cpu", target_utilization=50, now=NOW)
+
+
+def _rfc3339(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_cpu_initialization_period_decides_whether_a_young_pods_sample_counts() -> None:
+    # "b" started 100 s ago and turned ready 20 s ago; its sample (taken 10 s ago over 30 s)
+    # partly predates readiness. Within the cpu initialization period that makes it unready,
+    # and a scale-up that counts it as 0 no longer holds; after the period it counts.
+    young = pod("b", started=_rfc3339(NOW - 100))
+    young["status"]["conditions"][0]["lastTransitionTime"] = _rfc3339(NOW - 20)
+    pods = [pod("a"), young]
+    metrics = {"a": sample(800), "b": sample(800)}
+    by_default = rc.resource_replicas(2, pods, metrics, resource="cpu", target_utilization=50,
+                                      now=NOW)
+    assert by_default.replicas == 2
+    short = rc.StartupTiming(cpu_initialization_period=60.0)
+    rec = rc.resource_replicas(2, pods, metrics, resource="cpu", target_utilization=50,
+                               now=NOW, timing=short)
+    assert rec.replicas == 4
+
+
+def test_initial_readiness_delay_decides_whether_an_unready_pod_ever_was_ready() -> None:
+    # Past the initialization period, an unready pod whose last transition came within the
+    # initial readiness delay of its start never became ready: its sample is left out.
+    late = pod("b", ready="False", started=_rfc3339(NOW - 1000))
+    late["status"]["conditions"][0]["lastTransitionTime"] = _rfc3339(NOW - 980)
+    pods = [pod("a"), late]
+    metrics = {"a": sample(800), "b": sample(800)}
+    assert rc.resource_replicas(2, pods, metrics, resource="cpu", target_utilization=50,
+                                now=NOW).replicas == 2
+    brief = rc.StartupTiming(initial_readiness_delay=10.0)
+    assert rc.resource_replicas(2, pods, metrics, resource="cpu", target_utilization=50,
+                                now=NOW, timing=brief).replicas == 4
