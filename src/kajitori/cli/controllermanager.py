@@ -97,32 +97,30 @@ FLAGS: tuple[Flag, ...] = (
     # Job, CronJob, TTL after finished
     Flag("concurrent-job-syncs", "job_controller", "concurrent_job_syncs", Kind.INT32, "5",
          _concurrency("job objects")),
-    Flag("concurrent-cron-job-syncs", "cronjob_controller",
-         "concurrent_cron_job_syncs", Kind.INT32, "5",
-         _concurrency("cron job objects")),
+    Flag("concurrent-cron-job-syncs", "cronjob_controller", "concurrent_cron_job_syncs",
+         Kind.INT32, "5", _concurrency("cron job objects")),
     Flag("concurrent-ttl-after-finished-syncs", TOP_LEVEL,
          "concurrent_ttl_after_finished_syncs", Kind.INT32, "5",
          "The number of ttl-after-finished-controller workers that are allowed to sync "
          "concurrently."),
     # Endpoints, EndpointSlice
-    Flag("concurrent-endpoint-syncs", "endpoint_controller",
-         "concurrent_endpoint_syncs", Kind.INT32,
-         "5", "The number of endpoint syncing operations that will be done concurrently. "
-         "Larger number = faster endpoint updating, but more CPU (and network) load"),
+    Flag("concurrent-endpoint-syncs", "endpoint_controller", "concurrent_endpoint_syncs",
+         Kind.INT32, "5",
+         "The number of endpoint syncing operations that will be done concurrently. Larger "
+         "number = faster endpoint updating, but more CPU (and network) load"),
     Flag("concurrent-service-endpoint-syncs", "endpointslice_controller",
          "concurrent_service_endpoint_syncs", Kind.INT32, "5",
          "The number of service endpoint syncing operations that will be done concurrently. "
          "Larger number = faster endpoint slice updating, but more CPU (and network) load.",
          bounds=(1, 50)),
-    Flag("max-endpoints-per-slice", "endpointslice_controller",
-         "max_endpoints_per_slice", Kind.INT32,
-         "100", "The maximum number of endpoints that will be added to an EndpointSlice. "
-         "More endpoints per slice will result in less endpoint slices, but larger "
-         "resources.", bounds=(1, 1000)),
+    Flag("max-endpoints-per-slice", "endpointslice_controller", "max_endpoints_per_slice",
+         Kind.INT32, "100",
+         "The maximum number of endpoints that will be added to an EndpointSlice. More "
+         "endpoints per slice will result in less endpoint slices, but larger resources.",
+         bounds=(1, 1000)),
     # ResourceQuota
     Flag("concurrent-resource-quota-syncs", "resourcequota_controller",
-         "concurrent_resource_quota_syncs",
-         Kind.INT32, "5", _concurrency("resource quotas")),
+         "concurrent_resource_quota_syncs", Kind.INT32, "5", _concurrency("resource quotas")),
     Flag("resource-quota-sync-period", "resourcequota_controller", "resource_quota_sync_period",
          Kind.DURATION, "5m0s", "The period for syncing quota usage status in the system"),
     # HorizontalPodAutoscaler
@@ -148,8 +146,8 @@ FLAGS: tuple[Flag, ...] = (
          "The period after pod start during which readiness changes will be treated as "
          "initial readiness."),
     # Node lifecycle, node IPAM
-    Flag("node-monitor-period", "node_lifecycle_controller",
-         "node_monitor_period", Kind.DURATION, "5s",
+    Flag("node-monitor-period", "node_lifecycle_controller", "node_monitor_period",
+         Kind.DURATION, "5s",
          "The period for syncing NodeStatus in the node lifecycle controller."),
     Flag("node-monitor-grace-period", "node_lifecycle_controller", "node_monitor_grace_period",
          Kind.DURATION, "50s",
@@ -160,26 +158,25 @@ FLAGS: tuple[Flag, ...] = (
          Kind.DURATION, "1m0s",
          "Amount of time which we allow starting Node to be unresponsive before marking it "
          "unhealthy."),
-    Flag("node-eviction-rate", "node_lifecycle_controller", "node_eviction_rate", Kind.FLOAT, "0.1",
+    Flag("node-eviction-rate", "node_lifecycle_controller", "node_eviction_rate",
+         Kind.FLOAT, "0.1",
          "Number of nodes per second on which pods are deleted in case of node failure when "
          "a zone is healthy (see --unhealthy-zone-threshold for definition of "
          "healthy/unhealthy). Zone refers to entire cluster in non-multizone clusters."),
     Flag("secondary-node-eviction-rate", "node_lifecycle_controller",
-         "secondary_node_eviction_rate",
-         Kind.FLOAT, "0.01",
+         "secondary_node_eviction_rate", Kind.FLOAT, "0.01",
          "Number of nodes per second on which pods are deleted in case of node failure when "
          "a zone is unhealthy. This value is implicitly overridden to 0 if the cluster size "
          "is smaller than --large-cluster-size-threshold."),
     Flag("large-cluster-size-threshold", "node_lifecycle_controller",
-         "large_cluster_size_threshold",
-         Kind.INT32, "50",
+         "large_cluster_size_threshold", Kind.INT32, "50",
          "Number of nodes from which node-lifecycle-controller treats the cluster as large "
          "for the eviction logic purposes. --secondary-node-eviction-rate is implicitly "
          "overridden to 0 for clusters this size or smaller."),
-    Flag("unhealthy-zone-threshold", "node_lifecycle_controller",
-         "unhealthy_zone_threshold", Kind.FLOAT,
-         "0.55", "Fraction of Nodes in a zone which needs to be not Ready (minimum 3) for "
-         "zone to be treated as unhealthy."),
+    Flag("unhealthy-zone-threshold", "node_lifecycle_controller", "unhealthy_zone_threshold",
+         Kind.FLOAT, "0.55",
+         "Fraction of Nodes in a zone which needs to be not Ready (minimum 3) for zone to be "
+         "treated as unhealthy."),
     Flag("allocate-node-cidrs", TOP_LEVEL, "allocate_node_cidrs", Kind.BOOL, "true",
          "Should CIDRs for Pods be allocated and set on the Nodes. Requires --cluster-cidr. "
          "(Kajitori's default is true; upstream's false.)"),
