@@ -79,11 +79,13 @@ class Server:
 
 
 @contextlib.contextmanager
-def server() -> Iterator[Server]:
+def server(*, extra_args: tuple[str, ...] = ()) -> Iterator[Server]:
     """Start a server on a fresh temporary data directory; stop it and remove the directory on
-    exit. Raises what `kajitori.testing.running` raises if it does not come up."""
+    exit. `extra_args` go to `kajitori server` (the scheduler benchmark runs its own
+    scheduler: `--disable-scheduler`). Raises what `kajitori.testing.running` raises if it
+    does not come up."""
     with tempfile.TemporaryDirectory(prefix="kajitori-bench-") as tmp, \
-            running(Path(tmp)) as started:
+            running(Path(tmp), extra_args=extra_args) as started:
         yield Server(target=Target(url=started.server, kubeconfig=started.kubeconfig),
                      pid=started.process.pid, data_dir=started.data_dir)
 

@@ -5,18 +5,22 @@ schedules pods through the default profile's full cycle (PreFilter, Filter, PreS
 select, assume) as the scheduler does, without binding over HTTP. Three workloads of
 `--pods` pods each, in issue #4's order: plain (requests only), topology spread (maxSkew 1
 over zones and hosts, 500-pod deployments), required pod anti-affinity over hostnames
-(500-pod deployments); then optionally fills the cluster (`--fill`, e.g. 150000) with plain
+(500-pod deployments); then fills the cluster to `--fill` pods (default 150,000) with plain
 pods. Prints pods per second per workload, p50/p99 cycle latency, and the process's peak RSS.
 
     /work/venv/bin/python bench/bench_scheduler.py --nodes 5000 --pods 10000 --fill 150000
 
-With `--e2e`, instead: a real server (child process), `--nodes` simulated nodes
-(`kajitori.sim`, child process) and the scheduler (`kajitori.scheduler.run`, child process);
-this process creates `--pods` plain pods over HTTPS from `--workers` connections and watches
-them get bound. It prints pods per second from the first create to the last bind, p50/p99 of
-create-to-bound, and the RSS of the server, the scheduler and the simulator.
+With `--e2e`, instead: a real server (child process, its own scheduler and controllers off),
+`--nodes` simulated nodes (`kajitori.sim`, child process, a pool of `make_node`'s size in three
+zones) and the scheduler (`kajitori.scheduler.run`, child process). This process creates the
+same workloads from the same `make_pod` over HTTPS from `--workers` connections, watches the
+pods get bound and starts a workload only when the previous one is all bound; then it fills
+the cluster to `--fill` pods. Per workload it prints pods per second from the first create to
+the last bind and p50/p99 of create-to-bound; at the end the RSS of the server, the scheduler
+and the simulator, and how long a client takes to list every pod (one GET without a limit,
+then pages of 500 as kubectl lists).
 
-    /work/venv/bin/python bench/bench_scheduler.py --e2e --nodes 5000 --pods 10000
+    /work/venv/bin/python bench/bench_scheduler.py --e2e --nodes 5000 --pods 10000 --fill 150000
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ import multiprocessing
 import random
 import resource
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +46,20 @@ import orjson
 from kajitori.scheduler import framework, scheduler, types
 
 ZONE = "topology.kubernetes.io/zone"
+ZONES = 3
 DEPLOYMENT_SIZE = 500
+"""Pods per app label: a spread or anti-affinity group. 500 pods of one required
+anti-affinity group over hostnames fit on 500 of the 5,000 nodes."""
+WORKLOADS = ("plain", "spread", "anti")
+"""Issue #4's workloads of `--pods` pods each, in its order; `fill` (plain) comes after."""
+PODS_PATH = "/api/v1/namespaces/default/pods"
+SERVICE_ACCOUNT_PATH = "/api/v1/namespaces/default/serviceaccounts/default"
+LIST_PAGE = 500
+"""The page size kubectl lists with (`--chunk-size` default)."""
+WATCH_SECONDS = 86400
+"""The bind watch's timeoutSeconds: longer than any run."""
+STALL_SECONDS = 300
+"""A phase fails when none of its pods gets bound for this long."""
 REGISTRATION_WAIT = 900
 """Seconds to wait, at most, for the simulated nodes to register."""
 
@@ -50,7 +69,7 @@ def make_node(i: int) -> dict[str, Any]:
     name = f"node-{i:05d}"
     return {"apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "resourceVersion": "1",
-                         "labels": {"kubernetes.io/hostname": name, ZONE: f"zone-{i % 3}"}},
+                         "labels": {"kubernetes.io/hostname": name, ZONE: f"zone-{i % ZONES}"}},
             "spec": {}, "status": {"allocatable": allocatable, "capacity": allocatable}}
 
 
@@ -99,10 +118,21 @@ def run(sched: scheduler.Scheduler, count: int, kind: str,
            f"{failed} unschedulable; {len(sched.cache.pods)} pods placed in all")
 
 
-def run_simulator(kubeconfig: str, nodes: int) -> None:
+def pool_config(nodes: int) -> str:
+    """The simulator's pool config for `nodes` nodes the size of `make_node`'s: 32 cpu, 128Gi,
+    110 pods, in three zones, so the in-process and end-to-end figures compare and spread
+    over zones has zones to spread over (the default pool has none). 150,000 pods of
+    `make_pod`'s requests on 5,000 nodes take 3 cpu and 3.75Gi of each."""
+    capacity = make_node(0)["status"]["capacity"]
+    return orjson.dumps({"pools": [{
+        "name": "bench", "count": nodes, "capacity": capacity,
+        "zones": [f"zone-{zone}" for zone in range(ZONES)]}]}).decode()
+
+
+def run_simulator(kubeconfig: str, config: str) -> None:
     from kajitori import sim
 
-    asyncio.run(sim.run(kubeconfig=Path(kubeconfig), nodes=nodes))
+    asyncio.run(sim.run(kubeconfig=Path(kubeconfig), config=Path(config)))
 
 
 def run_scheduler(kubeconfig: str) -> None:
@@ -118,85 +148,193 @@ async def count_nodes(http: aiohttp.ClientSession) -> int:
     return listed + int((body.get("metadata") or {}).get("remainingItemCount") or 0)
 
 
-async def end_to_end(target: apiclient.Target, *, pods: int, workers: int,
-                     nodes: int) -> dict[str, float]:
+@dataclass
+class Phase:
+    """One workload of the end-to-end run: its pods' names and when each was created (the
+    `time.monotonic()` instant its POST was sent) and seen bound (by the watch)."""
+
+    kind: str
+    count: int
+    created: dict[str, float] = field(default_factory=dict)
+    bound: dict[str, float] = field(default_factory=dict)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def see_bound(self, name: str, at: float) -> None:
+        if name in self.bound:
+            return
+        self.bound[name] = at
+        if len(self.bound) >= self.count:
+            self.done.set()
+
+    def describe(self) -> str:
+        began = min(self.created.values())
+        ended = max(self.bound.values())
+        latencies = sorted(at - self.created[name] for name, at in self.bound.items())
+        p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+        return (f"{self.kind:>6}: {self.count} pods in {ended - began:.1f} s = "
+                f"{self.count / (ended - began):,.0f} pods/s first create to last bound "
+                f"(creates took {max(self.created.values()) - began:.1f} s); "
+                f"create-to-bound p50 {statistics.median(latencies) * 1000:,.0f} ms, "
+                f"p99 {p99 * 1000:,.0f} ms")
+
+
+class BindWatch:
+    """One watch on the pods of `default` over every phase; the current phase learns of its
+    pods as they get a `spec.nodeName`. Only lines naming a node are decoded: most of the
+    stream is the simulator's status updates of pods already seen bound."""
+
+    def __init__(self, http: aiohttp.ClientSession, version: str) -> None:
+        self._http = http
+        self._version = version
+        self.phase: Phase | None = None
+
+    async def run(self) -> None:
+        params = {"watch": "true", "resourceVersion": self._version,
+                  "timeoutSeconds": str(WATCH_SECONDS), "allowWatchBookmarks": "false"}
+        async with self._http.get(PODS_PATH, params=params,
+                                  timeout=aiohttp.ClientTimeout(total=None)) as response:
+            async for line in response.content:
+                phase = self.phase
+                if phase is None or b'"nodeName"' not in line:
+                    if line.startswith(b'{"type":"ERROR"'):
+                        raise RuntimeError(f"watch failed: {line[:300]!r}")
+                    continue
+                obj = orjson.loads(line).get("object") or {}
+                name = obj["metadata"]["name"]
+                if name in phase.created and obj["spec"].get("nodeName"):
+                    phase.see_bound(name, time.monotonic())
+        raise RuntimeError("the pod watch ended before the run did")
+
+
+async def create_pods(sessions: list[aiohttp.ClientSession], phase: Phase) -> None:
+    """POST the pods of `phase` (`make_pod`'s) from one coroutine per session, each on its own
+    keep-alive connection. Raises RuntimeError on the first create that is not a 201."""
+
+    async def worker(session: aiohttp.ClientSession, mine: range) -> None:
+        for i in mine:
+            pod = make_pod(i, phase.kind)
+            name = pod["metadata"]["name"]
+            body = orjson.dumps(pod)
+            phase.created[name] = time.monotonic()
+            async with session.post(PODS_PATH, data=body,
+                                    headers={"Content-Type": apiclient.JSON_CONTENT_TYPE}) as resp:
+                if resp.status != 201:
+                    raise RuntimeError(f"create {name}: {resp.status} {await resp.text()}")
+
+    async with asyncio.TaskGroup() as group:
+        for index, session in enumerate(sessions):
+            group.create_task(worker(session, range(index, phase.count, len(sessions))))
+
+
+async def wait_bound(phase: Phase) -> None:
+    """Wait until every pod of `phase` is bound. Raises RuntimeError when none is bound for
+    STALL_SECONDS (pods the scheduler cannot place would otherwise hang the run)."""
+    seen = -1
+    while not phase.done.is_set():
+        if len(phase.bound) == seen:
+            raise RuntimeError(f"{phase.kind}: {phase.count - seen} of "
+                               f"{phase.count} pods still unbound after "
+                               f"{STALL_SECONDS} s without progress")
+        seen = len(phase.bound)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(phase.done.wait(), STALL_SECONDS)
+
+
+async def wait_service_account(http: aiohttp.ClientSession) -> None:
+    """Wait for the serviceaccount controller to create `default/default`: pods are admitted
+    only with an existing account."""
+    for _ in range(REGISTRATION_WAIT):
+        async with http.get(SERVICE_ACCOUNT_PATH) as response:
+            if response.status == 200:
+                return
+        await asyncio.sleep(1)
+    raise RuntimeError(f"no {SERVICE_ACCOUNT_PATH} after {REGISTRATION_WAIT} s")
+
+
+async def time_lists(http: aiohttp.ClientSession) -> list[str]:
+    """Time a client listing every pod: one GET without a limit, then pages of LIST_PAGE
+    following `continue` as kubectl does; each to the last item decoded."""
+    timeout = aiohttp.ClientTimeout(total=None)
+    begun = time.monotonic()
+    async with http.get("/api/v1/pods", timeout=timeout) as response:
+        whole = orjson.loads(await response.read())
+    unpaged = time.monotonic() - begun
+    size = response.content_length or 0
+    begun, items, pages, token = time.monotonic(), 0, 0, ""
+    while True:
+        params = {"limit": str(LIST_PAGE)} | ({"continue": token} if token else {})
+        async with http.get("/api/v1/pods", params=params, timeout=timeout) as response:
+            page = orjson.loads(await response.read())
+        items += len(page["items"])
+        pages += 1
+        token = page["metadata"].get("continue") or ""
+        if not token:
+            break
+    paged = time.monotonic() - begun
+    return [f"list all pods, one GET: {len(whole['items']):,} pods"
+            f"{f', {size / 2**20:,.0f} MiB' if size else ''} in {unpaged:.2f} s",
+            f"list all pods, limit={LIST_PAGE}: {items:,} pods in {pages} pages in "
+            f"{paged:.2f} s"]
+
+
+async def end_to_end(target: apiclient.Target, *, pods: int, fill: int, workers: int,
+                     nodes: int, report: Callable[[str], None]) -> None:
+    """The end-to-end workloads in issue #4's order, each waiting for its pods to be bound
+    before the next starts; `report` gets a line per phase and the list timings."""
     context = target.ssl_context()
-    created: dict[str, float] = {}
-    bound: dict[str, float] = {}
-    all_bound = asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:
         http = await stack.enter_async_context(apiclient.session(target, connections=4,
                                                                  context=context))
+        began = time.monotonic()
         for _ in range(REGISTRATION_WAIT):
             if await count_nodes(http) >= nodes:
                 break
             await asyncio.sleep(1)
-        async with http.get("/api/v1/namespaces/default/pods") as response:
+        else:
+            raise RuntimeError(f"fewer than {nodes} nodes after {REGISTRATION_WAIT} s")
+        report(f"{nodes} simulated nodes registered in {time.monotonic() - began:.1f} s")
+        await wait_service_account(http)
+        async with http.get(PODS_PATH, params={"limit": "1"}) as response:
             version = orjson.loads(await response.read())["metadata"]["resourceVersion"]
-
-        async def watch() -> None:
-            params = {"watch": "true", "resourceVersion": version, "timeoutSeconds": "3600"}
-            async with http.get("/api/v1/namespaces/default/pods", params=params,
-                                timeout=aiohttp.ClientTimeout(total=None)) as response:
-                async for line in response.content:
-                    event = orjson.loads(line)
-                    obj = event.get("object") or {}
-                    name = (obj.get("metadata") or {}).get("name", "")
-                    if (obj.get("spec") or {}).get("nodeName") and name not in bound:
-                        bound[name] = time.monotonic()
-                        if len(bound) >= pods:
-                            all_bound.set()
-                            return
-
         sessions = [await stack.enter_async_context(apiclient.session(
             target, connections=1, context=context)) for _ in range(workers)]
-
-        async def worker(session: aiohttp.ClientSession, names: list[str]) -> None:
-            for name in names:
-                body = orjson.dumps(make_pod(0, "plain") | {"metadata": {
-                    "name": name, "namespace": "default", "labels": {"app": "bench"}}})
-                created[name] = time.monotonic()
-                async with session.post("/api/v1/namespaces/default/pods", data=body,
-                                        headers={"Content-Type": "application/json"}) as resp:
-                    if resp.status != 201:
-                        raise RuntimeError(f"create {name}: {resp.status} {await resp.text()}")
-
-        names = [f"bench-{i}" for i in range(pods)]
+        await asyncio.gather(*(apiclient.warm_up(session) for session in sessions))
+        watch = BindWatch(http, version)
+        plan = [(kind, pods) for kind in WORKLOADS] + [("fill", fill - len(WORKLOADS) * pods)]
         async with asyncio.TaskGroup() as group:
-            watcher = group.create_task(watch())
-            await asyncio.sleep(0.5)
-            began = time.monotonic()
-            for index, session in enumerate(sessions):
-                group.create_task(worker(session, names[index::workers]))
-            await all_bound.wait()
+            watcher = group.create_task(watch.run())
+            for kind, count in plan:
+                if count <= 0:
+                    continue
+                phase = Phase(kind, count)
+                watch.phase = phase
+                await create_pods(sessions, phase)
+                await wait_bound(phase)
+                report(phase.describe())
             watcher.cancel()
-        ended = max(bound.values())
-    latencies = sorted(bound[n] - created[n] for n in names if n in bound and n in created)
-    return {"pods_per_s": pods / (ended - began),
-            "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-            "creates_done_s": max(created.values()) - began, "all_bound_s": ended - began}
+        for line in await time_lists(http):
+            report(line)
 
 
 def main_e2e(args: argparse.Namespace) -> None:
     spawn = multiprocessing.get_context("spawn")
-    with apiclient.server() as server:
+    # The server's own scheduler would race the one measured here.
+    with apiclient.server(extra_args=("--disable-scheduler",)) as server, \
+            tempfile.NamedTemporaryFile("w", suffix=".yaml") as pools:
+        pools.write(pool_config(args.nodes))
+        pools.flush()
         kubeconfig = str(server.target.kubeconfig)
-        children = [spawn.Process(target=run_simulator, args=(kubeconfig, args.nodes)),
-                    spawn.Process(target=run_scheduler, args=(kubeconfig,))]
+        simulator = spawn.Process(target=run_simulator, args=(kubeconfig, pools.name))
+        scheduler_ = spawn.Process(target=run_scheduler, args=(kubeconfig,))
+        children = [simulator, scheduler_]
         for child in children:
             child.start()
         try:
-            figures = asyncio.run(end_to_end(server.target, pods=args.pods,
-                                             workers=args.workers, nodes=args.nodes))
-            print(f"{args.nodes} simulated nodes, {args.pods} pods: "
-                  f"{figures['pods_per_s']:,.0f} pods/s created-to-bound "
-                  f"(creates done at {figures['creates_done_s']:.1f} s, all bound at "
-                  f"{figures['all_bound_s']:.1f} s); create-to-bound p50 "
-                  f"{figures['p50_ms']:.0f} ms, p99 {figures['p99_ms']:.0f} ms")
+            asyncio.run(end_to_end(server.target, pods=args.pods, fill=args.fill,
+                                   workers=args.workers, nodes=args.nodes, report=print))
             print(f"RSS: server {apiclient.rss_mib(server.pid):,.0f} MiB, scheduler "
-                  f"{apiclient.rss_mib(children[1].pid):,.0f} MiB, simulator "
-                  f"{apiclient.rss_mib(children[0].pid):,.0f} MiB")
+                  f"{apiclient.rss_mib(scheduler_.pid):,.0f} MiB, simulator "
+                  f"{apiclient.rss_mib(simulator.pid):,.0f} MiB")
         finally:
             for child in children:
                 child.kill()
@@ -207,7 +345,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=5000)
     parser.add_argument("--pods", type=int, default=10000)
-    parser.add_argument("--fill", type=int, default=0,
+    parser.add_argument("--fill", type=int, default=150000,
                         help="then schedule plain pods until this many are placed")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--e2e", action="store_true",
@@ -222,7 +360,7 @@ def main() -> None:
     for i in range(args.nodes):
         sched.cache.add_node(make_node(i))
     print(f"{args.nodes} nodes")
-    for kind in ("plain", "spread", "anti"):
+    for kind in WORKLOADS:
         run(sched, args.pods, kind, print)
     remaining = args.fill - len(sched.cache.pods)
     if remaining > 0:
