@@ -25,13 +25,16 @@ log = logging.getLogger(__name__)
 
 def controller_manager_settings(args: argparse.Namespace) -> manager.ControllerManagerSettings:
     """The settings `--controllers` and the other kube-controller-manager flags ask for;
-    each flag replaces one field of its section's defaults."""
+    each flag replaces one field of its section's defaults. Raises ValueError for settings
+    the manager would refuse (`ControllerManagerSettings.validate`)."""
     defaults = manager.ControllerManagerSettings(controllers=args.controllers)
     sections = controllermanager.values(args)
     top = sections.pop(controllermanager.TOP_LEVEL, {})
     nested = {name: dataclasses.replace(getattr(defaults, name), **fields)
               for name, fields in sections.items()}
-    return dataclasses.replace(defaults, **top, **nested)
+    settings = dataclasses.replace(defaults, **top, **nested)
+    settings.validate()
+    return settings
 
 
 def _wanted(args: argparse.Namespace) -> list[Coroutine[Any, Any, None]]:
@@ -57,12 +60,16 @@ async def run(args: argparse.Namespace) -> None:
     """Run the requested components until SIGINT/SIGTERM. A component that fails ends all (its
     exception propagates); one that returns — the controller manager on losing its Lease — ends
     all too, as upstream's process would exit."""
+    try:
+        wanted = _wanted(args)
+    except ValueError as exc:  # settings refused before anything starts: no traceback
+        raise SystemExit(f"kajitori {args.command}: error: {exc}") from exc
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(component) for component in _wanted(args)]
+        tasks = [group.create_task(component) for component in wanted]
         stopped = group.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopped], return_when=asyncio.FIRST_COMPLETED)
         if stopped not in done:

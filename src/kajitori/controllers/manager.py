@@ -33,6 +33,7 @@ from kajitori.controllers import (
     horizontalpodautoscaler,
     job,
     localpath,
+    nodeipam,
     nodelifecycle,
     registry,
     replicaset,
@@ -141,6 +142,15 @@ class ControllerManagerSettings:
     `--node-eviction-rate`, `--secondary-node-eviction-rate`,
     `--large-cluster-size-threshold`, `--unhealthy-zone-threshold`."""
 
+    def validate(self) -> None:
+        """Raise ValueError for settings the manager cannot start with: an unknown controller
+        name, leader election timings under which two leaders could overlap, a cluster CIDR
+        the node IPAM controller could not cut (checked only when it would run)."""
+        enabled = {d.name for d in self.enabled_controllers()}
+        self.leader_election.validate()
+        if self.allocate_node_cidrs and registry.NODE_IPAM_CONTROLLER in enabled:
+            nodeipam.validate(self.cluster_cidr, self.node_cidr_mask_size)
+
     def enabled_controllers(self) -> list[registry.ControllerDescriptor]:
         """The descriptors `controllers` enables, in the registry's order. Raises ValueError,
         worded as upstream's validation, for a name that no controller has."""
@@ -229,10 +239,10 @@ class ControllerManager:
 
 async def run(*, kubeconfig: Path, settings: ControllerManagerSettings | None = None) -> None:
     """Run the controller manager against the cluster `kubeconfig` points at, until
-    leadership is lost or the task is cancelled. Raises ValueError for unknown controller
-    names, and the kubeconfig's loading errors."""
+    leadership is lost or the task is cancelled. Raises ValueError for settings
+    `ControllerManagerSettings.validate` refuses, and the kubeconfig's loading errors."""
     settings = settings or ControllerManagerSettings()
-    settings.enabled_controllers()
+    settings.validate()
     config = await asyncio.to_thread(rest.load_kubeconfig, kubeconfig)
     root_ca = await asyncio.to_thread(read_root_ca, kubeconfig,
                                       root_ca_file=settings.root_ca_file)

@@ -60,8 +60,20 @@ def test_upstream_values_parse_into_their_sections() -> None:
     assert parsed.controllers == ("*", "-podgc")
 
 
+VALID_TOGETHER = {
+    "cluster-cidr": ("10.0.0.0/8", "10.0.0.0/8"),
+    "node-cidr-mask-size": ("26", 26),
+    "leader-elect-renew-deadline": ("12s", 12.0),
+    "leader-elect-retry-period": ("1.5s", 1.5),
+}
+"""Values other than the generic ones, for flags the settings check against their
+neighbours' defaults."""
+
+
 def _other_value(flag: controllermanager.Flag) -> tuple[str, object]:
     """A value for `flag` unlike its default, as typed and as parsed."""
+    if flag.name in VALID_TOGETHER:
+        return VALID_TOGETHER[flag.name]
     return {
         controllermanager.Kind.INT32: ("3", 3),
         controllermanager.Kind.FLOAT: ("0.75", 0.75),
@@ -153,3 +165,26 @@ def test_help_lists_every_flag_with_its_default(capsys: pytest.CaptureFixture[st
     assert "--node-monitor-grace-period duration" in text
     assert "unresponsive before marking it unhealthy. (default 1m0s)" in text
     assert "(default 12h0m0s)" in text
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--leader-elect-lease-duration=5s"], "leaseDuration must be greater than renewDeadline"),
+    (["--controllers=*,-bogus"], '"bogus" is not in the list of known controllers'),
+    (["--node-cidr-mask-size=8"],
+     "--node-cidr-mask-size must be bigger than the cluster CIDR's mask: 8 < 16"),
+])
+async def test_settings_the_manager_refuses_end_the_command_before_it_starts(
+        flags: list[str], message: str) -> None:
+    args = main.build_parser().parse_args(["controller-manager", "--kubeconfig", "k", *flags])
+    with pytest.raises(SystemExit) as exited:
+        await components.run(args)
+    assert exited.value.code == f"kajitori controller-manager: error: {message}"
+
+
+def test_an_unusable_cluster_cidr_is_refused_only_if_node_ipam_would_run() -> None:
+    with pytest.raises(ValueError, match="invalid --cluster-cidr"):
+        settings("--cluster-cidr=10.0.0.0/33")
+    assert settings("--cluster-cidr=10.0.0.0/33", "--allocate-node-cidrs=false").\
+        cluster_cidr == "10.0.0.0/33"
+    assert settings("--cluster-cidr=10.0.0.0/33", "--controllers=*,-nodeipam").\
+        cluster_cidr == "10.0.0.0/33"
