@@ -29,6 +29,7 @@ from typing import Any
 
 import noderuntime
 import pytest
+import tutorialregistry
 
 from kajitori.kubelet import cni, containerd, cri, imagebuild
 
@@ -212,3 +213,15 @@ def registry(node: noderuntime.NodeRuntime, tmp_path_factory: pytest.TempPathFac
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def tutorial_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The registries.yaml of a local registry serving every tutorial image under its real
+    name (`tutorialregistry`), for `running_agent_node(root, registries=...)`."""
+    reason = tutorialregistry.skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with tutorialregistry.running_tutorial_registry(
+            tmp_path_factory.mktemp("kjttutorialregistry")) as registry:
+        yield registry.registries_file
