@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -57,14 +58,25 @@ def _pod(node: AgentNode, name: str) -> dict:  # type: ignore[type-arg]
     return json.loads(node.kubectl("get", "pod", name, "-o", "json"))
 
 
-def test_nginx_is_pulled_through_the_mirror_and_serves_its_page(node: AgentNode) -> None:
-    manifest = node.data_dir.parent / "nginx.json"
-    manifest.write_text(json.dumps(NGINX_POD))
+def _run(node: AgentNode, pod: dict) -> dict:  # type: ignore[type-arg]
+    """Applies `pod` and returns it once Running."""
+    name = pod["metadata"]["name"]
+    manifest = node.data_dir.parent / f"{name}.json"
+    manifest.write_text(json.dumps(pod))
     node.kubectl("apply", "-f", str(manifest))
-    node.pod_uids.append(_pod(node, "nginx")["metadata"]["uid"])
-    node.wait("nginx not Running",
-              lambda: _pod(node, "nginx")["status"].get("phase") == "Running", timeout=120)
-    pod = _pod(node, "nginx")
+    node.pod_uids.append(_pod(node, name)["metadata"]["uid"])
+    node.wait(f"{name} not Running",
+              lambda: _pod(node, name)["status"].get("phase") == "Running", timeout=120)
+    return _pod(node, name)
+
+
+def _simple_pod(name: str, image: str, **container: object) -> dict:  # type: ignore[type-arg]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": name, "image": image, **container}]}}
+
+
+def test_nginx_is_pulled_through_the_mirror_and_serves_its_page(node: AgentNode) -> None:
+    pod = _run(node, NGINX_POD)
     assert pod["spec"]["containers"][0]["imagePullPolicy"] == "Always"
     [status] = pod["status"]["containerStatuses"]
     built = imagebuild.build_builtin("nginx")
@@ -76,3 +88,53 @@ def test_nginx_is_pulled_through_the_mirror_and_serves_its_page(node: AgentNode)
     with urllib.request.urlopen(f"http://{pod['status']['podIP']}/", timeout=10) as response:
         assert response.status == 200
         assert "Welcome to nginx!" in response.read().decode()
+
+
+def test_redis_runs_as_pid_1_as_user_redis_in_data(node: AgentNode) -> None:
+    _run(node, _simple_pod("redis", "redis"))
+    ps = node.kubectl("exec", "redis", "--", "ps", "aux").splitlines()
+    assert ps[0].split() == ["USER", "PID", "%CPU", "%MEM", "VSZ", "RSS", "TTY", "STAT",
+                             "START", "TIME", "COMMAND"]
+    pid1 = next(line.split() for line in ps[1:] if line.split()[1] == "1")
+    assert pid1[0] == "redis"
+    assert pid1[10:] == ["redis-server", "*:6379"]
+    assert node.kubectl("exec", "redis", "--", "/bin/bash", "-c", "pwd").strip() == "/data"
+
+
+def test_node_hello_keeps_the_shell_as_pid_1(node: AgentNode) -> None:
+    pod = _run(node, _simple_pod("node-hello", "gcr.io/google-samples/node-hello:1.0"))
+    commands = {" ".join(line.split()[10:])
+                for line in node.kubectl("exec", "node-hello", "--", "ps", "aux").splitlines()}
+    assert {"/bin/sh -c node server.js", "node server.js"} <= commands
+    with urllib.request.urlopen(f"http://{pod['status']['podIP']}:8080/", timeout=10) as response:
+        assert response.read() == b"Hello Kubernetes!"
+
+
+def test_agnhost_user_and_groups_come_from_the_image(node: AgentNode) -> None:
+    _run(node, _simple_pod("agnhost", "registry.k8s.io/e2e-test-images/agnhost:2.45",
+                           command=["sh", "-c", "sleep 1h"],
+                           securityContext={"runAsUser": 1000}))
+    ids = node.kubectl("exec", "agnhost", "--", "id").split()
+    assert ids[0] == "uid=1000(user-defined-in-image)"
+    assert "50000(group-defined-in-image)" in ids[-1]
+
+
+def test_vish_stress_keeps_its_entrypoint(node: AgentNode) -> None:
+    _run(node, _simple_pod("cpu-demo", "vish/stress", args=["-cpus", "1"]))
+    node.wait("no CPU thread logged", lambda: "Spawning a thread to consume CPU" in node.kubectl(
+        "logs", "cpu-demo"))
+    assert node.kubectl("exec", "cpu-demo", "--", "cat", "/proc/1/cmdline").split("\0")[:4] == [
+        "/stress", "-logtostderr", "-cpus", "1"]
+
+
+def test_polinux_stress_is_on_the_path(node: AgentNode) -> None:
+    _run(node, _simple_pod("memory-demo", "polinux/stress", command=["stress"],
+                           args=["--vm", "1", "--vm-bytes", "20M", "--vm-hang", "1"]))
+    comms = node.kubectl("exec", "memory-demo", "--", "ps", "-o", "comm").split()
+    assert comms.count("stress") == 2  # the master and its one --vm worker
+
+
+def test_goproxy_accepts_tcp_on_8080(node: AgentNode) -> None:
+    pod = _run(node, _simple_pod("goproxy", "registry.k8s.io/goproxy:0.1"))
+    with socket.create_connection((pod["status"]["podIP"], 8080), timeout=10):
+        pass
