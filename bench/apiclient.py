@@ -11,6 +11,11 @@ build their own TLS context and sessions from it.
 
 Times that cross processes come from `time.monotonic()`: CLOCK_MONOTONIC on Linux, one clock
 for every process on the machine.
+
+The benchmarks of components (`bench_controllers.py`, `bench_scheduler.py --e2e`) also share
+simulated nodes in a `kajitori sim` child process (`simulator`), the waits for them and for the
+`default` ServiceAccount, the components child of the server (`components_pid`) and the
+storage revision (`storage_revision`), which counts the server's writes.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import contextlib
 import os
 import ssl
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -42,6 +49,13 @@ TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io"
 REQUEST_TIMEOUT = 60.0
 # /proc/<pid>/stat counts CPU time in clock ticks.
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+NODES_PATH = "/api/v1/nodes"
+SERVICE_ACCOUNT_PATH = "/api/v1/namespaces/default/serviceaccounts/default"
+REGISTRATION_WAIT = 900.0
+"""Seconds to wait, at most, for simulated nodes to register or the `default` ServiceAccount
+to appear."""
+COMPONENTS_COMMAND = b"components"
+"""The argument that tells the server's components child (`kajitori components`) apart."""
 
 
 @dataclass(frozen=True)
@@ -79,13 +93,16 @@ class Server:
 
 
 @contextlib.contextmanager
-def server(*, extra_args: tuple[str, ...] = ()) -> Iterator[Server]:
+def server(*, extra_args: tuple[str, ...] = (),
+           controllers: bool | tuple[str, ...] = False) -> Iterator[Server]:
     """Start a server on a fresh temporary data directory; stop it and remove the directory on
     exit. `extra_args` go to `kajitori server` (the scheduler benchmark runs its own
-    scheduler: `--disable-scheduler`). Raises what `kajitori.testing.running` raises if it
-    does not come up."""
+    scheduler: `--disable-scheduler`); `controllers` are the controllers its components child
+    runs, as `kajitori.testing.running` takes them (True: all, as `kajitori server` runs
+    them; the default False: only those a namespace needs to hold pods). Raises what
+    `kajitori.testing.running` raises if it does not come up."""
     with tempfile.TemporaryDirectory(prefix="kajitori-bench-") as tmp, \
-            running(Path(tmp), extra_args=extra_args) as started:
+            running(Path(tmp), extra_args=extra_args, controllers=controllers) as started:
         yield Server(target=Target(url=started.server, kubeconfig=started.kubeconfig),
                      pid=started.process.pid, data_dir=started.data_dir)
 
@@ -256,3 +273,76 @@ def machine_cpu_seconds() -> float:
 def print_summary(name: str, figures: dict[str, Any]) -> None:
     """The one-line JSON summary each benchmark ends with."""
     print(orjson.dumps({"benchmark": name, **figures}).decode())
+
+
+@contextlib.contextmanager
+def simulator(target: Target, *, pools: list[dict[str, Any]], log: Path) -> Iterator[int]:
+    """Run `kajitori sim` on the pools `pools` (docs/simulated-nodes.md's format, as dicts)
+    against `target` as a child process with its output in `log`; yield its pid; kill it on
+    exit. Own process, own core and GIL, as `kajitori sim` runs beside a real server."""
+    with tempfile.NamedTemporaryFile("wb", suffix=".json") as config, \
+            open(log, "ab") as output:
+        config.write(orjson.dumps({"pools": pools}))
+        config.flush()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kajitori.cli.main", "sim", "--kubeconfig",
+             str(target.kubeconfig), "--config", config.name],
+            stdout=output, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            yield process.pid
+        finally:
+            process.kill()
+            process.wait()
+
+
+def components_pid(server_pid: int) -> int:
+    """The pid of the server's `kajitori components` child (scheduler and controller
+    manager). Raises RuntimeError when the server runs none."""
+    for children in Path(f"/proc/{server_pid}/task").glob("*/children"):
+        for pid in children.read_text().split():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                if COMPONENTS_COMMAND in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+                    return int(pid)
+    raise RuntimeError(f"server {server_pid} has no components child")
+
+
+async def count_nodes(http: aiohttp.ClientSession) -> int:
+    """How many Nodes the cluster has: one item listed plus the remaining count."""
+    async with http.get(NODES_PATH, params={"limit": "1"}) as response:
+        body = orjson.loads(await response.read())
+    listed = len(body.get("items") or [])
+    return listed + int((body.get("metadata") or {}).get("remainingItemCount") or 0)
+
+
+async def wait_nodes(http: aiohttp.ClientSession, nodes: int) -> float:
+    """Wait until at least `nodes` Nodes exist; return the seconds it took. Raises
+    RuntimeError after REGISTRATION_WAIT."""
+    began = time.monotonic()
+    while await count_nodes(http) < nodes:
+        if time.monotonic() - began > REGISTRATION_WAIT:
+            raise RuntimeError(f"fewer than {nodes} nodes after {REGISTRATION_WAIT:.0f} s")
+        await asyncio.sleep(1)
+    return time.monotonic() - began
+
+
+async def wait_service_account(http: aiohttp.ClientSession) -> None:
+    """Wait for the serviceaccount controller to create `default/default`: pods are admitted
+    only with an existing account. Raises RuntimeError after REGISTRATION_WAIT."""
+    began = time.monotonic()
+    while True:
+        async with http.get(SERVICE_ACCOUNT_PATH) as response:
+            await response.read()
+            if response.status == 200:
+                return
+        if time.monotonic() - began > REGISTRATION_WAIT:
+            raise RuntimeError(f"no {SERVICE_ACCOUNT_PATH} after {REGISTRATION_WAIT:.0f} s")
+        await asyncio.sleep(1)
+
+
+async def storage_revision(http: aiohttp.ClientSession) -> int:
+    """The storage's cluster-wide revision now: the resourceVersion of a one-item list, which
+    every write of any kind (leases and events included) moves on by one."""
+    async with http.get(NODES_PATH, params={"limit": "1"}) as response:
+        body = orjson.loads(await response.read())
+    return int(body["metadata"]["resourceVersion"])
