@@ -42,13 +42,14 @@ from typing import Any, Protocol
 
 from cri_api.v1 import api_pb2
 
-from kajitori.api import meta
+from kajitori.api import meta, qos
 from kajitori.api import podstatus as apipodstatus
 from kajitori.client import backoff as client_backoff
 from kajitori.client import clock as clock_
 from kajitori.client import events
 from kajitori.kubelet import (
     containerconfig,
+    containerref,
     envvars,
     errors,
     images,
@@ -58,6 +59,7 @@ from kajitori.kubelet import (
     podactions,
     podcontainermanager,
     podstatus,
+    predicate,
     prober,
     runtime,
     statusmanager,
@@ -183,9 +185,29 @@ class _Worker:
     removed: bool = False
     """The pod left the node's sources: kill it, clean up, forget it."""
     terminated: bool = False
+    admitted: bool = False
+    """The pod passed the kubelet's admission (`predicate.admit`), checked once."""
+    rejected: bool = False
     task: asyncio.Task[None] | None = None
     timer: clock_.Timer | None = None
     due: float | None = None
+
+
+def needs_sync(old: Obj, new: Obj) -> bool:
+    """Whether pod `new` must be synced, its worker having `old` (upstream's
+    checkAndUpdatePod): when its spec, labels, annotations or deletion changed
+    (`podsDifferSemantically`), or when a readiness gate's condition may have (others set
+    those in the status: `NeedToReconcilePodReadiness`). A status-only change is not synced."""
+    old_md, new_md = old.get("metadata") or {}, new.get("metadata") or {}
+    if old.get("spec") != new.get("spec") or any(
+            old_md.get(key) != new_md.get(key)
+            for key in ("labels", "annotations", "deletionTimestamp",
+                        "deletionGracePeriodSeconds")):
+        return True
+    if (new.get("spec") or {}).get("readinessGates"):
+        return bool((old.get("status") or {}).get("conditions") !=
+                    (new.get("status") or {}).get("conditions"))
+    return False
 
 
 def read_host_dns(path: Path = RESOLV_CONF) -> containerconfig.HostDNS:
@@ -286,12 +308,17 @@ class PodWorkers:
     # --- the sources' side -----------------------------------------------------------------
 
     def update_pod(self, pod: Obj) -> None:
-        """A pod of this node is new or changed, or its deletion was requested."""
+        """A pod of this node is new or changed, or its deletion was requested. A change of
+        its status alone (the status manager's own writes, mostly) is kept for the next sync
+        without causing one (`needs_sync`)."""
         uid = meta.uid(pod)
         worker = self._workers.get(uid)
         if worker is None:
             worker = self._workers[uid] = _Worker(pod=pod)
             self._start(uid, worker)
+        elif not needs_sync(worker.pod, pod):
+            worker.pod = pod
+            return
         worker.pod = pod
         worker.wake.set()
 
@@ -506,8 +533,26 @@ class PodWorkers:
         if (pod.get("status") or {}).get("phase") in apipodstatus.TERMINAL_PHASES:
             await self._terminate(uid, worker, remove=False)
             return False
+        if not worker.admitted and not await self._admit(uid, worker):
+            return False
         await self._sync_running(uid, worker)
         return False
+
+    async def _admit(self, uid: str, worker: _Worker) -> bool:
+        """Upstream's admission of a new pod (`predicate.admit`): a pod the node cannot run
+        is failed with a warning event and never started. A pod the runtime already runs
+        (adopted) was admitted before."""
+        pod = worker.pod
+        rejection = predicate.admit(pod)
+        if rejection is not None and not (await self.runtime_pod(uid)).containers:
+            if not worker.rejected:
+                worker.rejected = True
+                self._recorder.event(pod, events.WARNING, rejection.reason, rejection.message)
+            self._status.set_pod_status(pod, predicate.rejected_status(
+                pod, rejection, qos_class=qos.pod_qos_class(pod)), terminated=True)
+            return False
+        worker.admitted = True
+        return True
 
     def _report(self, uid: str, worker: _Worker, status: podactions.RuntimePod, *,
                 messages: dict[str, str], terminal: bool = False,
@@ -564,7 +609,8 @@ class PodWorkers:
                 await self._kill_container(pod, kill.container, message=kill.message,
                                            pod_ip=pod_ip, grace=None if grace is None else
                                            max(grace, MINIMUM_GRACE_SECONDS))
-            status = await self.runtime_pod(uid)
+            if actions.containers_to_kill or actions.create_sandbox:
+                status = await self.runtime_pod(uid)
             pod_ip = status.sandboxes[0].ip if status.sandboxes else ""
             for name in actions.init_containers_to_start + actions.containers_to_start:
                 container = _find_container(pod, name)
@@ -572,8 +618,12 @@ class PodWorkers:
                     started |= await self._start_container(
                         uid, worker, container, status, sandbox_id=sandbox_id,
                         sandbox_config=sandbox_config, pod_ip=pod_ip)
-        status = await self.runtime_pod(uid)
-        self._update_prober(uid, status)
+        # Asked again only when this sync changed something: a sync with nothing to do (most of
+        # them: the periodic one, a probe's) costs the runtime one status read, not three.
+        if actions.kill_pod or actions.create_sandbox or actions.containers_to_kill or \
+                actions.init_containers_to_start or actions.containers_to_start:
+            status = await self.runtime_pod(uid)
+            self._update_prober(uid, status)
         self._report(uid, worker, status, messages=await self._messages(pod, status))
         if started:
             worker.wake.set()  # the next init container need not wait for the relist
@@ -624,7 +674,8 @@ class PodWorkers:
             wait = self._backoff.in_back_off(key, finished_at=finished, now=self._wall())
             if wait > 0:
                 self._recorder.event(pod, events.WARNING, BACK_OFF, MSG_BACK_OFF.format(
-                    name=name, pod=apipodstatus.format_pod(pod)))
+                    name=name, pod=apipodstatus.format_pod(pod)),
+                    field_path=containerref.field_path(pod, name))
                 worker.reasons[name] = podstatus.Waiting(
                     apipodstatus.CRASH_LOOP_BACK_OFF, apipodstatus.crash_loop_message(
                         pod, name, delay=self._backoff.delay(key)))
@@ -650,13 +701,15 @@ class PodWorkers:
         except runtime.CRIError as exc:
             self._fail(worker, name, podstatus.CREATE_CONTAINER_ERROR, exc.message)
             return False
-        self._recorder.event(pod, events.NORMAL, CREATED, MSG_CREATED.format(name=name))
+        self._recorder.event(pod, events.NORMAL, CREATED, MSG_CREATED.format(name=name),
+                             field_path=containerref.field_path(pod, name))
         try:
             await self._runtime.start_container(container_id)
         except runtime.CRIError as exc:
             self._fail(worker, name, podstatus.RUN_CONTAINER_ERROR, exc.message)
             return False
-        self._recorder.event(pod, events.NORMAL, STARTED, MSG_STARTED.format(name=name))
+        self._recorder.event(pod, events.NORMAL, STARTED, MSG_STARTED.format(name=name),
+                             field_path=containerref.field_path(pod, name))
         worker.reasons.pop(name, None)
         self._prober.update_container(uid, name,
                                       container_id=runtime.CONTAINER_ID_PREFIX + container_id,
@@ -667,7 +720,8 @@ class PodWorkers:
             failure = await lifecycle.run_handler(self._runtime, pod, container, container_id,
                                                   handler, pod_ip=pod_ip)
             if failure is not None:
-                self._recorder.event(pod, events.WARNING, FAILED_POST_START_HOOK, failure)
+                self._recorder.event(pod, events.WARNING, FAILED_POST_START_HOOK, failure,
+                                     field_path=containerref.field_path(pod, name))
                 await self._kill_container_id(pod, container, container_id,
                                               message=FAILED_POST_START_HOOK, pod_ip=pod_ip)
                 worker.reasons[name] = podstatus.Waiting(podstatus.POST_START_HOOK_ERROR,
@@ -675,7 +729,8 @@ class PodWorkers:
         return True
 
     def _fail(self, worker: _Worker, name: str, reason: str, message: str) -> None:
-        self._recorder.event(worker.pod, events.WARNING, FAILED, MSG_ERROR.format(error=message))
+        self._recorder.event(worker.pod, events.WARNING, FAILED, MSG_ERROR.format(error=message),
+                             field_path=containerref.field_path(worker.pod, name))
         worker.reasons[name] = podstatus.Waiting(reason, message)
 
     async def _container_config(self, pod: Obj, container: Obj, *, image_ref: str,
@@ -718,7 +773,8 @@ class PodWorkers:
         """preStop hook within the grace period (an httpGet one goes to `pod_ip`), then
         SIGTERM, and SIGKILL after the rest of it; `grace` None: the pod's."""
         grace = grace_seconds(pod) if grace is None else grace
-        self._recorder.event(pod, events.NORMAL, KILLING, message)
+        field_path = containerref.field_path(pod, str(container.get("name")))
+        self._recorder.event(pod, events.NORMAL, KILLING, message, field_path=field_path)
         started = self._clock.now()
         handler = (container.get("lifecycle") or {}).get("preStop")
         if handler:
@@ -728,7 +784,8 @@ class PodWorkers:
                     failure = await lifecycle.run_handler(self._runtime, pod, container,
                                                           container_id, handler, pod_ip=pod_ip)
             if failure is not None:
-                self._recorder.event(pod, events.WARNING, FAILED_PRE_STOP_HOOK, failure)
+                self._recorder.event(pod, events.WARNING, FAILED_PRE_STOP_HOOK, failure,
+                                     field_path=field_path)
         remaining = max(int(grace - (self._clock.now() - started)), MINIMUM_GRACE_SECONDS)
         await self._runtime.stop_container(container_id, grace_seconds=remaining)
 

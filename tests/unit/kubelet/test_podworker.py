@@ -26,9 +26,13 @@ UID = "u1"
 class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, str, str]] = []
+        self.field_paths: dict[str, str] = {}
+        """The field path of the last event of each reason."""
 
-    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+    def event(self, obj: Obj, type_: str, reason: str, message: str, *,
+              field_path: str = "") -> None:
         self.events.append((type_, reason, message))
+        self.field_paths[reason] = field_path
 
     def reasons(self) -> list[str]:
         return [reason for _, reason, _ in self.events]
@@ -430,3 +434,23 @@ def test_grace_period_of_a_deletion_else_the_spec() -> None:
     deleting = pod(terminationGracePeriodSeconds=10)
     deleting["metadata"]["deletionGracePeriodSeconds"] = 0
     assert podworker.grace_seconds(deleting) == 2
+
+
+def test_a_status_only_change_is_not_synced_unless_readiness_gates_may_change() -> None:
+    old = {"metadata": {"name": "p", "uid": "u", "labels": {"app": "web"},
+                        "resourceVersion": "1"},
+           "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+           "status": {"phase": "Pending"}}
+    status_only = {**old, "metadata": {**old["metadata"], "resourceVersion": "2"},
+                   "status": {"phase": "Running", "conditions": [
+                       {"type": "example.com/gate", "status": "True"}]}}
+    assert not podworker.needs_sync(old, status_only)
+    relabelled = {**old, "metadata": {**old["metadata"], "labels": {"app": "db"}}}
+    deleting = {**old, "metadata": {**old["metadata"],
+                                    "deletionTimestamp": "2026-01-01T00:00:00Z"}}
+    gated = {**old, "spec": {**old["spec"],
+                             "readinessGates": [{"conditionType": "example.com/gate"}]}}
+    assert podworker.needs_sync(old, relabelled)
+    assert podworker.needs_sync(old, deleting)
+    assert podworker.needs_sync(old, gated)
+    assert podworker.needs_sync(gated, {**gated, "status": status_only["status"]})
