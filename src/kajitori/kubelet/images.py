@@ -38,6 +38,7 @@ from cri_api.v1 import api_pb2
 
 from kajitori.api import meta
 from kajitori.client import events
+from kajitori.kubelet import containerref
 from kajitori.kubelet.runtime import CRIError, ImageService
 
 log = logging.getLogger(__name__)
@@ -344,10 +345,11 @@ class ImagePuller:
         self._serial = asyncio.Lock() if serialize else None
 
     def _fail(self, pod: Obj, reason: str, message: str, *, event_type: str,
-              event_reason: str, event_message: str) -> ImagePullError:
-        self._recorder.event(pod, event_type, event_reason, event_message)
+              event_reason: str, event_message: str, field_path: str) -> ImagePullError:
+        self._recorder.event(pod, event_type, event_reason, event_message,
+                             field_path=field_path)
         self._recorder.event(pod, events.WARNING, FAILED_TO_CREATE_CONTAINER,
-                             MSG_ERROR.format(reason=reason))
+                             MSG_ERROR.format(reason=reason), field_path=field_path)
         return ImagePullError(reason, message)
 
     async def ensure_image(self, pod: Obj, container: Obj, *,
@@ -355,37 +357,41 @@ class ImagePuller:
         """The image reference (`sha256:` id) of `container`'s image, pulling it if its pull
         policy says so. Raises ImagePullError; records events about `pod`."""
         image = container["image"]
+        field_path = containerref.field_path(pod, str(container.get("name")))
         try:
             spec_image = apply_default_tag(image)
         except ValueError as exc:
             message = MSG_INVALID_NAME.format(image=image, error=exc)
             raise self._fail(pod, INVALID_IMAGE_NAME, message, event_type=events.WARNING,
                              event_reason=FAILED_TO_INSPECT_IMAGE,
-                             event_message=message) from exc
+                             event_message=message, field_path=field_path) from exc
         try:
             present = await self._images.image_status(spec_image)
         except CRIError as exc:
             message = MSG_INSPECT_FAILED.format(image=image, error=_crierror_text(exc))
             raise self._fail(pod, ERR_IMAGE_INSPECT, message, event_type=events.WARNING,
                              event_reason=FAILED_TO_INSPECT_IMAGE,
-                             event_message=message) from exc
+                             event_message=message, field_path=field_path) from exc
         policy = pull_policy(container)
         if policy == PULL_NEVER or (policy == PULL_IF_NOT_PRESENT and present is not None):
             if present is not None:
                 self._recorder.event(pod, events.NORMAL, PULLED_IMAGE,
-                                     MSG_PRESENT.format(image=image))
+                                     MSG_PRESENT.format(image=image), field_path=field_path)
                 return str(present.id)
             message = MSG_NEVER_PULL.format(image=image)
             raise self._fail(pod, ERR_IMAGE_NEVER_PULL, message, event_type=events.WARNING,
-                             event_reason=ERR_IMAGE_NEVER_PULL_POLICY, event_message=message)
+                             event_reason=ERR_IMAGE_NEVER_PULL_POLICY, event_message=message,
+                             field_path=field_path)
 
         key = f"{meta.uid(pod)}_{image}"
         if self._backoff.in_back_off(key):
             message = MSG_BACK_OFF.format(image=image)
             raise self._fail(pod, IMAGE_PULL_BACK_OFF, message, event_type=events.NORMAL,
-                             event_reason=BACK_OFF_PULL_IMAGE, event_message=message)
+                             event_reason=BACK_OFF_PULL_IMAGE, event_message=message,
+                             field_path=field_path)
         auths = credentials_for(spec_image, await self._pull_secrets(pod))
-        self._recorder.event(pod, events.NORMAL, PULLING_IMAGE, MSG_PULLING.format(image=image))
+        self._recorder.event(pod, events.NORMAL, PULLING_IMAGE, MSG_PULLING.format(image=image),
+                             field_path=field_path)
         started = self._clock()
         try:
             image_ref, size, pulled_in = await self._pull(spec_image, auths, sandbox_config)
@@ -394,11 +400,11 @@ class ImagePuller:
             error = _error_text(exc)
             raise self._fail(pod, ERR_IMAGE_PULL, error, event_type=events.WARNING,
                              event_reason=FAILED_TO_PULL_IMAGE,
-                             event_message=MSG_FAILED_PULL.format(image=image,
-                                                                  error=error)) from exc
+                             event_message=MSG_FAILED_PULL.format(image=image, error=error),
+                             field_path=field_path) from exc
         self._recorder.event(pod, events.NORMAL, PULLED_IMAGE, MSG_PULLED.format(
             image=image, pull=go_duration(pulled_in),
-            total=go_duration(self._clock() - started), size=size))
+            total=go_duration(self._clock() - started), size=size), field_path=field_path)
         self._backoff.gc()
         return image_ref
 

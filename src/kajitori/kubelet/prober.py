@@ -33,7 +33,7 @@ from typing import Any
 from kajitori.api import meta
 from kajitori.client import clock as clock_
 from kajitori.client import events
-from kajitori.kubelet import envvars, probes, runtime
+from kajitori.kubelet import containerref, envvars, probes, runtime
 
 Obj = dict[str, Any]
 
@@ -125,18 +125,20 @@ async def run_probe(cri: runtime.RuntimeService, probe_type: ProbeType, pod: Obj
         if outcome.error is None:
             break
     kind = probe_type.value
+    field_path = containerref.field_path(pod, str(container.get("name")))
     if outcome.error is not None:
         recorder.event(pod, events.WARNING, UNHEALTHY, f"{kind} probe errored and resulted in "
-                       f"{outcome.result.value} state: {outcome.error}")
+                       f"{outcome.result.value} state: {outcome.error}", field_path=field_path)
         return None
     if outcome.result is probes.Result.SUCCESS:
         return True
     if outcome.result is probes.Result.WARNING:
         recorder.event(pod, events.WARNING, PROBE_WARNING,
-                       f"{kind} probe warning: {outcome.output}")
+                       f"{kind} probe warning: {outcome.output}", field_path=field_path)
         return True
     if outcome.result is probes.Result.FAILURE:
-        recorder.event(pod, events.WARNING, UNHEALTHY, f"{kind} probe failed: {outcome.output}")
+        recorder.event(pod, events.WARNING, UNHEALTHY, f"{kind} probe failed: {outcome.output}",
+                       field_path=field_path)
     return False
 
 

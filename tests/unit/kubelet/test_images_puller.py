@@ -58,9 +58,13 @@ class StandInImages:
 class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, str, str]] = []
+        self.field_paths: dict[str, str] = {}
+        """The field path of the last event of each reason."""
 
-    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+    def event(self, obj: Obj, type_: str, reason: str, message: str, *,
+              field_path: str = "") -> None:
         self.events.append((type_, reason, message))
+        self.field_paths[reason] = field_path
 
 
 class Secrets:
@@ -111,6 +115,15 @@ async def test_present_image_with_if_not_present_is_not_pulled() -> None:
     assert service.pulls == []
     assert recorder.events == [
         ("Normal", "Pulled", 'Container image "busybox:1.35" already present on machine')]
+
+
+async def test_pull_events_name_the_container() -> None:
+    puller, service, recorder, _ = _puller()
+    service.present["busybox:1.35"] = api_pb2.Image(id="sha256:abc", size=1)
+    pod, container = _pod(), _container("busybox:1.35")
+    pod["spec"]["initContainers"] = [container]
+    await puller.ensure_image(pod, container)
+    assert recorder.field_paths == {"Pulled": "spec.initContainers{c}"}
 
 
 async def test_untagged_image_defaults_to_latest_and_always_pulls() -> None:

@@ -48,10 +48,14 @@ class ScriptedExec:
 class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, str, str]] = []
+        self.field_paths: dict[str, str] = {}
+        """The field path of the last event of each reason."""
         self.recorded = asyncio.Event()
 
-    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+    def event(self, obj: Obj, type_: str, reason: str, message: str, *,
+              field_path: str = "") -> None:
         self.events.append((type_, reason, message))
+        self.field_paths[reason] = field_path
         self.recorded.set()
 
 
@@ -179,6 +183,7 @@ async def test_liveness_failure_kills_after_the_threshold_then_holds() -> None:
         assert h.recorder.events == [
             ("Warning", "Unhealthy", "Liveness probe failed: cat: can't open '/tmp/healthy': "
                                      "No such file or directory\n")] * 3
+        assert h.recorder.field_paths == {"Unhealthy": "spec.containers{app}"}
         failure = h.manager.liveness_failure(UID, "app")
         assert failure is not None
         assert failure.kill_message(restart=True) == (
