@@ -27,9 +27,10 @@ programs, files, directories and symlinks.
 
 Builds are deterministic (uid/gid 0 unless a recipe says otherwise, mtime 0, sorted entries,
 gzip without a timestamp), so an image's digest only changes with its inputs, and a build is
-cached under a key of exactly those (the recipe, busybox, files, program sources and the gcc
-version, the packages' SHA256 from the apt lists): tests and `kajitori agent` build once per
-machine, and a cached build needs neither the network nor gcc. The archive layout is the OCI
+cached under a key of those (the recipe, busybox, files, program sources, the packages'
+SHA256 from the apt lists; not the gcc version, whose output differs in bytes only): tests and
+`kajitori agent` build once per machine, and a cached build needs neither the network nor gcc
+(the resolved package list is cached too, until the apt lists change). The archive layout is the OCI
 image layout in a tar (what `ctr images import` and `skopeo copy oci-archive:` read;
 `io.containerd.image.name` in index.json names the image for containerd), and a
 docker-archive (`docker load`, `skopeo copy docker-archive:`).
@@ -37,6 +38,7 @@ docker-archive (`docker load`, `skopeo copy docker-archive:`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import hashlib
@@ -85,6 +87,8 @@ _LIBRARY_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib", "usr
                  "usr/lib64")
 """Where the dynamic loader looks without an ld.so.cache (its system search path)."""
 _CC = ("gcc", "-static", "-Os", "-s", "-Wall")
+APT_LISTS = Path("/var/lib/apt/lists")
+DPKG_STATUS = Path("/var/lib/dpkg/status")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,6 +226,32 @@ def resolve_packages(names: Iterable[str]) -> list[DebianPackage]:
     return [found[name] for name in sorted(found)]
 
 
+def _apt_state() -> str:
+    """Changes whenever apt's candidates may: with the lists (`apt-get update`) or dpkg's
+    status (an installed version can be the candidate)."""
+    h = hashlib.sha256()
+    for path in sorted([*APT_LISTS.glob("*Packages*"), DPKG_STATUS]):
+        with contextlib.suppress(FileNotFoundError):
+            st = path.stat()
+            h.update(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return h.hexdigest()
+
+
+def resolve_packages_cached(names: Iterable[str], *, cache_dir: Path) -> list[DebianPackage]:
+    """`resolve_packages(names)`, remembered under `cache_dir/resolved` until apt's state
+    changes: resolving reads the whole lists a few times (seconds), a cached build should not."""
+    wanted = sorted(set(names))
+    key = hashlib.sha256(json.dumps([wanted, _apt_state()]).encode()).hexdigest()[:16]
+    path = cache_dir / "resolved" / f"{key}.json"
+    with contextlib.suppress(FileNotFoundError, ValueError, TypeError):
+        return [DebianPackage(**{**fields, "depends": tuple(fields["depends"])})
+                for fields in json.loads(path.read_text())]
+    packages = resolve_packages(wanted)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(path, _json([dataclasses.asdict(package) for package in packages]))
+    return packages
+
+
 def fetch_package(package: DebianPackage, *, cache_dir: Path) -> Path:
     """The package's .deb, downloaded once into `cache_dir/debs` and checked against the
     SHA256 of the apt lists."""
@@ -239,25 +269,17 @@ def fetch_package(package: DebianPackage, *, cache_dir: Path) -> Path:
     return path
 
 
-def _compiler_version() -> str:
-    if shutil.which(_CC[0]) is None:
-        raise ImageBuildError(f"{_CC[0]} is needed to build images with programs "
-                              "(apt-get install gcc libc6-dev)")
-    return _run([_CC[0], "--version"]).splitlines()[0]
-
-
 def cache_key(recipe: Recipe, *, packages: Iterable[DebianPackage] = ()) -> str:
-    """Changes exactly when the built image would (given `resolve_packages(recipe.packages)`)."""
+    """Changes when the built image would (given `resolve_packages(recipe.packages)`), but
+    for the compiler's version."""
     h = hashlib.sha256(BUILDER_VERSION.encode())
     h.update(json.dumps(recipe.source or [recipe.names, recipe.config], sort_keys=True).encode())
     h.update(recipe.busybox.read_bytes())
     for rel, path in _extra_files(recipe).items():
         h.update(rel.encode() + b"\0")
         h.update(oct(path.stat().st_mode & 0o777).encode() + path.read_bytes())
-    if recipe.programs:
-        h.update(_compiler_version().encode())
-        for rel, source in sorted(recipe.programs.items()):
-            h.update(rel.encode() + b"\0" + source.read_bytes())
+    for rel, source in sorted(recipe.programs.items()):
+        h.update(rel.encode() + b"\0" + source.read_bytes())
     for package in packages:
         h.update(f"{package.name}\0{package.sha256}\0".encode())
     return h.hexdigest()[:16]
@@ -371,6 +393,9 @@ def _needed_libraries(content: bytes) -> list[str]:
 
 
 def _compile(source: Path, *, into: Path) -> bytes:
+    if shutil.which(_CC[0]) is None:
+        raise ImageBuildError(f"{_CC[0]} is needed to build images with programs "
+                              "(apt-get install gcc libc6-dev)")
     _run([*_CC, "-o", str(into), str(source)])
     return into.read_bytes()
 
@@ -448,7 +473,7 @@ def build(recipe: Recipe, *, cache_dir: Path | None = None) -> BuiltImage:
     when a package, a download, a compile or a library is missing."""
     cache = cache_dir or default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    packages = resolve_packages(recipe.packages) if recipe.packages else []
+    packages = resolve_packages_cached(recipe.packages, cache_dir=cache) if recipe.packages else []
     stem = f"{recipe.name}-{cache_key(recipe, packages=packages)}"
     oci_path = cache / f"{stem}.oci.tar"
     docker_path = cache / f"{stem}.docker.tar"

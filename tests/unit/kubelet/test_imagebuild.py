@@ -241,3 +241,29 @@ def test_entrypoints_the_tutorials_rely_on() -> None:
     group = (imagebuild.RECIPES_DIR / "agnhost" / "files" / "etc" / "group").read_text()
     assert "user-defined-in-image:x:1000:\n" in group
     assert "group-defined-in-image:x:50000:user-defined-in-image\n" in group
+
+
+def test_resolved_packages_are_remembered_until_apt_lists_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    packages_file = lists / "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages"
+    packages_file.write_text("v1")
+    monkeypatch.setattr(imagebuild, "APT_LISTS", lists)
+    monkeypatch.setattr(imagebuild, "DPKG_STATUS", tmp_path / "status")
+    calls: list[list[str]] = []
+    libc = imagebuild.DebianPackage(name="libc6", version="2.36", sha256="ab" * 32,
+                                    section="libs", depends=("libgcc-s1",))
+
+    def resolve(names: list[str]) -> list[imagebuild.DebianPackage]:
+        calls.append(list(names))
+        return [libc]
+
+    monkeypatch.setattr(imagebuild, "resolve_packages", resolve)
+    cache = tmp_path / "cache"
+    assert imagebuild.resolve_packages_cached(["libc6"], cache_dir=cache) == [libc]
+    assert imagebuild.resolve_packages_cached(["libc6"], cache_dir=cache) == [libc]
+    assert len(calls) == 1
+    packages_file.write_text("v2, after apt-get update")
+    imagebuild.resolve_packages_cached(["libc6"], cache_dir=cache)
+    assert len(calls) == 2
