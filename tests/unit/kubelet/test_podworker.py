@@ -332,6 +332,7 @@ async def test_failed_liveness_restarts_the_container(node: Node) -> None:
     assert node.rt.stops[-1] == (first, 7)
     assert ("Normal", "Killing", "Container c failed liveness probe, will be restarted") in \
         node.recorder.events
+    assert node.recorder.field_paths["Killing"] == "spec.containers{c}"
     assert node.container("c") != first
     assert node.rt.running() == ["c"]
     assert status["containerStatuses"][0]["restartCount"] == 1
