@@ -11,6 +11,7 @@ itself (`kubelet/containerconfig.py`), so nothing is translated twice.
 
 from __future__ import annotations
 
+import json
 import types
 from collections.abc import Awaitable, Callable
 from typing import Any, Self, cast
@@ -57,6 +58,8 @@ class CRIRuntime:
         stubs = api_pb2_grpc
         self._runtime = stubs.RuntimeServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._images = stubs.ImageServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._users: dict[str, api_pb2.ContainerUser] = {}
+        """Containers' users read from their verbose status, by container id."""
 
     async def __aenter__(self) -> Self:
         return self
@@ -143,6 +146,7 @@ class CRIRuntime:
         await self._call(self._runtime.RemoveContainer,
                          api_pb2.RemoveContainerRequest(container_id=container_id),
                          deadline=self._request)
+        self._users.pop(container_id, None)
 
     async def list_containers(self, *, sandbox_id: str = "",
                               labels: dict[str, str] | None = None
@@ -156,10 +160,21 @@ class CRIRuntime:
         return list(resp.containers)
 
     async def container_status(self, container_id: str) -> api_pb2.ContainerStatus:
+        """The container's status with its `user` (the identity of its first process): a
+        runtime older than that field (containerd 1.6) is asked once per container for its
+        verbose status, whose OCI spec has the process's user."""
+        known = self._users.get(container_id)
         resp = await self._call(self._runtime.ContainerStatus,
-                                api_pb2.ContainerStatusRequest(container_id=container_id),
+                                api_pb2.ContainerStatusRequest(container_id=container_id,
+                                                               verbose=known is None),
                                 deadline=self._quick)
-        return cast(api_pb2.ContainerStatus, resp.status)
+        status = cast(api_pb2.ContainerStatus, resp.status)
+        if not status.HasField("user"):
+            user = known if known is not None else _spec_user(dict(resp.info))
+            self._users[container_id] = user
+            if user.HasField("linux"):
+                status.user.CopyFrom(user)
+        return status
 
     async def exec_sync(self, container_id: str, cmd: list[str], *,
                         run_seconds: int = 0) -> api_pb2.ExecSyncResponse:
@@ -230,3 +245,18 @@ class CRIRuntime:
     async def image_fs_info(self) -> api_pb2.ImageFsInfoResponse:
         return cast(api_pb2.ImageFsInfoResponse, await self._call(
             self._images.ImageFsInfo, api_pb2.ImageFsInfoRequest(), deadline=self._quick))
+
+
+def _spec_user(info: dict[str, str]) -> api_pb2.ContainerUser:
+    """The user of the OCI spec in a verbose container status's `info` (containerd's
+    `runtimeSpec.process.user`); empty when there is none."""
+    try:
+        spec = json.loads(info.get("info") or "{}").get("runtimeSpec") or {}
+    except ValueError:
+        return api_pb2.ContainerUser()
+    user = (spec.get("process") or {}).get("user")
+    if not isinstance(user, dict):
+        return api_pb2.ContainerUser()
+    return api_pb2.ContainerUser(linux=api_pb2.LinuxContainerUser(
+        uid=int(user.get("uid") or 0), gid=int(user.get("gid") or 0),
+        supplemental_groups=[int(g) for g in user.get("additionalGids") or []]))

@@ -61,11 +61,19 @@ class ContainerState:
     restart_count: int = 0
     termination_message_path: str = ""
     termination_message_policy: str = ""
+    user: tuple[int, int, tuple[int, ...]] | None = None
+    """uid, gid and supplementary groups of the container's first process, as the runtime
+    reports them (CRI ContainerStatus.user.linux); None when it does not."""
 
     @classmethod
     def from_cri(cls, status: api_pb2.ContainerStatus) -> ContainerState:
         annotations = status.annotations
+        user = None
+        if status.HasField("user") and status.user.HasField("linux"):
+            linux = status.user.linux
+            user = (linux.uid, linux.gid, tuple(linux.supplemental_groups))
         return cls(
+            user=user,
             id=status.id, name=status.metadata.name, state=CRI_STATES.get(status.state, UNKNOWN),
             created_at=status.created_at, started_at=status.started_at,
             finished_at=status.finished_at, exit_code=status.exit_code, reason=status.reason,

@@ -108,6 +108,10 @@ def container_statuses(pod: Obj, containers: list[Obj], status: podactions.Runti
                          restartCount=latest.restart_count)
             if len(runs) > 1:
                 entry["lastState"] = _api_state(runs[1], message=messages.get(runs[1].id, ""))
+            if latest.user is not None:
+                uid, gid, groups = latest.user
+                entry["user"] = {"linux": {"uid": uid, "gid": gid,
+                                           "supplementalGroups": list(groups)}}
         waiting = reasons.get(name)
         if waiting is not None and _restarting(pod, container, runs, init=init):
             if "terminated" in entry["state"]:
