@@ -56,6 +56,8 @@ REGISTRATION_WAIT = 900.0
 to appear."""
 COMPONENTS_COMMAND = b"components"
 """The argument that tells the server's components child (`kajitori components`) apart."""
+COMPONENTS_WAIT = 30.0
+"""Seconds a server may take, once it listens, to start its components child."""
 
 
 @dataclass(frozen=True)
@@ -298,13 +300,19 @@ def simulator(target: Target, *, pools: list[dict[str, Any]], log: Path) -> Iter
 
 def components_pid(server_pid: int) -> int:
     """The pid of the server's `kajitori components` child (scheduler and controller
-    manager). Raises RuntimeError when the server runs none."""
-    for children in Path(f"/proc/{server_pid}/task").glob("*/children"):
-        for pid in children.read_text().split():
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                if COMPONENTS_COMMAND in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
-                    return int(pid)
-    raise RuntimeError(f"server {server_pid} has no components child")
+    manager), waiting for the server to start it (it does once it listens). Raises
+    RuntimeError when none has started after COMPONENTS_WAIT seconds."""
+    deadline = time.monotonic() + COMPONENTS_WAIT
+    while time.monotonic() < deadline:
+        for children in Path(f"/proc/{server_pid}/task").glob("*/children"):
+            for pid in children.read_text().split():
+                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                    if COMPONENTS_COMMAND in command:
+                        return int(pid)
+        time.sleep(0.1)
+    raise RuntimeError(f"server {server_pid} has no components child after "
+                       f"{COMPONENTS_WAIT:.0f} s")
 
 
 async def count_nodes(http: aiohttp.ClientSession) -> int:

@@ -18,9 +18,12 @@ resourceVersion of a list, which every write takes one of) before and after, ove
 phase's time. That counts every write: pods, their bindings and statuses, ReplicaSets, the
 Deployment, Events, and the node Leases and leader-election Leases renewed meanwhile; the
 rate at rest over `--idle` seconds before the create is printed beside it as that base. It
-also prints the CPU (in cores) of the server, the components and the simulator per phase,
-and at the end the RSS of each. A phase that makes no progress (the Deployment's status does
+also prints the CPU (in cores) of the server, the components, the simulator, this process
+and other processes on the machine (work that competed for the cores) per phase, and at the
+end the RSS of the three. A phase that makes no progress (the Deployment's status does
 not change) for STALL_SECONDS prints where it stands and ends the run with status 1.
+`--trace` prints the Deployment's status at each change, seconds into the phase: where a
+rollout spends its time.
 
     /work/venv/bin/python bench/bench_controllers.py --nodes 1000 --replicas 10000
 """
@@ -31,8 +34,10 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +50,7 @@ NAMESPACE = "default"
 NAME = "bench"
 DEPLOYMENTS_PATH = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments"
 PODS_PATH = f"/api/v1/namespaces/{NAMESPACE}/pods"
+REPLICASETS_PATH = f"/apis/apps/v1/namespaces/{NAMESPACE}/replicasets"
 CONTAINER = "app"
 IMAGE = "registry.k8s.io/pause:3.9"
 UPDATED_IMAGE = "registry.k8s.io/pause:3.10"
@@ -114,12 +120,17 @@ class DeploymentWatch:
     """A watch on the one Deployment; `changed` is set on every event, `latest` is the last
     state seen and `changed_at` when its status last changed."""
 
-    def __init__(self, http: aiohttp.ClientSession, version: str) -> None:
+    def __init__(self, http: aiohttp.ClientSession, version: str, *,
+                 trace: Callable[[str], None] | None) -> None:
+        """`trace`, when given (`--trace`), gets a line at every change of the status."""
         self._http = http
         self._version = version
+        self._trace = trace
         self.latest: dict[str, Any] | None = None
         self.changed_at = time.monotonic()
         self.changed = asyncio.Event()
+        self.began = time.monotonic()
+        """When the current phase began; `trace` lines count from it."""
 
     async def run(self) -> None:
         params = {"watch": "true", "resourceVersion": self._version,
@@ -135,6 +146,9 @@ class DeploymentWatch:
                 if before is None or before.get("status") != obj.get("status") or \
                         before["metadata"].get("generation") != obj["metadata"].get("generation"):
                     self.changed_at = time.monotonic()
+                    if self._trace is not None:
+                        self._trace(f"  {time.monotonic() - self.began:7.2f} s "
+                                    f"{describe_status(obj)}")
                 self.latest = obj
                 self.changed.set()
         raise RuntimeError("the Deployment watch ended before the run did")
@@ -167,7 +181,10 @@ class Processes:
     simulator: int
 
     def cpu(self) -> dict[str, float]:
-        return {name: apiclient.cpu_seconds(pid) for name, pid in self.__dict__.items()}
+        """CPU seconds so far of each process, of this one (`bench`, the watching client) and
+        of the whole machine (`machine`, which `describe` turns into other processes')."""
+        return {**{name: apiclient.cpu_seconds(pid) for name, pid in self.__dict__.items()},
+                "bench": time.process_time(), "machine": apiclient.machine_cpu_seconds()}
 
     def describe_rss(self) -> str:
         return "RSS: " + ", ".join(f"{name} {apiclient.rss_mib(pid):,.0f} MiB"
@@ -184,9 +201,8 @@ class Mark:
 
     @classmethod
     async def now(cls, http: aiohttp.ClientSession, processes: Processes) -> Mark:
-        cpu = processes.cpu()
-        at = time.monotonic()
-        return cls(at=at, revision=await apiclient.storage_revision(http), cpu=cpu)
+        revision = await apiclient.storage_revision(http)
+        return cls(at=time.monotonic(), revision=revision, cpu=processes.cpu())
 
     async def describe(self, http: aiohttp.ClientSession,
                        processes: Processes) -> tuple[str, float]:
@@ -197,13 +213,17 @@ class Mark:
         wall = time.monotonic() - self.at
         writes = revision - self.revision
         rate = writes / wall
-        cores = ", ".join(f"{name} {(cpu[name] - self.cpu[name]) / wall:.2f}" for name in cpu)
+        used = {name: (cpu[name] - self.cpu[name]) / wall for name in cpu}
+        used["other"] = max(0.0, used.pop("machine") - sum(used.values()))
+        cores = ", ".join(f"{name} {share:.2f}" for name, share in used.items())
         return (f"{writes:,} writes ({rate:,.0f}/s, every write counted: pods, bindings, "
-                f"statuses, ReplicaSets, Events, Leases); CPU in cores: {cores}"), rate
+                f"statuses, ReplicaSets, Events, Leases); CPU in cores: {cores} (machine has "
+                f"{os.cpu_count()})"), rate
 
 
 async def bench(target: apiclient.Target, processes: Processes, *, nodes: int, replicas: int,
-                idle: float, report: Callable[[str], None]) -> dict[str, float]:
+                idle: float, trace: bool,
+                report: Callable[[str], None]) -> dict[str, float]:
     """Both phases; `report` gets a line per step. Returns the summary figures."""
     async with apiclient.session(target, connections=4) as http:
         registered = await apiclient.wait_nodes(http, nodes)
@@ -215,16 +235,36 @@ async def bench(target: apiclient.Target, processes: Processes, *, nodes: int, r
         report(f"at rest over {idle:.0f} s: {line}")
         async with http.get(DEPLOYMENTS_PATH, params={"limit": "1"}) as response:
             version = orjson.loads(await response.read())["metadata"]["resourceVersion"]
-        watch = DeploymentWatch(http, version)
+        watch = DeploymentWatch(http, version, trace=report if trace else None)
         async with asyncio.TaskGroup() as group:
             watcher = group.create_task(watch.run())
             try:
                 figures = await phases(http, watch, processes, replicas=replicas,
                                        report=report)
+            except Stalled as stalled:
+                raise Stalled(f"{stalled}\n{await where_it_stands(http)}") from None
             finally:
                 watcher.cancel()
     return {"nodes": nodes, "replicas": replicas, "idle_writes_per_s": round(idle_rate, 1),
             **figures}
+
+
+async def where_it_stands(http: aiohttp.ClientSession) -> str:
+    """The Deployment's ReplicaSets (desired, current, ready) and its pods by phase, bound
+    or not: what a stalled phase waits for."""
+    selector = {"labelSelector": f"app={NAME}"}
+    async with http.get(REPLICASETS_PATH, params=selector) as response:
+        sets = orjson.loads(await response.read())["items"]
+    async with http.get(PODS_PATH, params=selector) as response:
+        pods = orjson.loads(await response.read())["items"]
+    lines = [f"  replicaset {rs['metadata']['name']}: desired {rs['spec'].get('replicas')}, "
+             f"current {rs.get('status', {}).get('replicas', 0)}, ready "
+             f"{rs.get('status', {}).get('readyReplicas', 0)}" for rs in sets]
+    phases = Counter((pod.get("status") or {}).get("phase", "") +
+                     ("" if pod["spec"].get("nodeName") else " (unbound)") for pod in pods)
+    lines.append(f"  {len(pods):,} pods: " + ", ".join(
+        f"{count:,} {phase}" for phase, count in sorted(phases.items())))
+    return "\n".join(lines)
 
 
 async def phases(http: aiohttp.ClientSession, watch: DeploymentWatch, processes: Processes, *,
@@ -234,7 +274,7 @@ async def phases(http: aiohttp.ClientSession, watch: DeploymentWatch, processes:
                          headers={"Content-Type": apiclient.JSON_CONTENT_TYPE}) as response:
         if response.status != 201:
             raise RuntimeError(f"create: HTTP {response.status}: {await response.text()}")
-    watch.changed_at = time.monotonic()
+    watch.changed_at = watch.began = create.at
     created = await watch.wait_for(lambda d: ready(d, replicas), phase="create")
     line, create_rate = await create.describe(http, processes)
     report(f"create: {replicas:,} replicas ready in {created - create.at:.1f} s; {line}")
@@ -245,7 +285,7 @@ async def phases(http: aiohttp.ClientSession, watch: DeploymentWatch, processes:
         if response.status != 200:
             raise RuntimeError(f"set image: HTTP {response.status}: {await response.text()}")
         generation = orjson.loads(await response.read())["metadata"]["generation"]
-    watch.changed_at = time.monotonic()
+    watch.changed_at = watch.began = update.at
     updated = await watch.wait_for(
         lambda d: d["metadata"]["generation"] >= generation and rolled_out(d, replicas),
         phase="rolling update")
@@ -264,6 +304,8 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=10000)
     parser.add_argument("--idle", type=float, default=10.0,
                         help="seconds at rest, before the create, to measure the base write rate")
+    parser.add_argument("--trace", action="store_true",
+                        help="print the Deployment's status at every change")
     args = parser.parse_args()
     with apiclient.server(controllers=True) as server, apiclient.simulator(
             server.target, pools=node_pools(args.nodes, args.replicas),
@@ -272,7 +314,8 @@ def main() -> None:
                               simulator=simulator)
         try:
             figures = asyncio.run(bench(server.target, processes, nodes=args.nodes,
-                                        replicas=args.replicas, idle=args.idle, report=print))
+                                        replicas=args.replicas, idle=args.idle,
+                                        trace=args.trace, report=print))
         except* Stalled as stalled:
             for error in stalled.exceptions:
                 print(error)
