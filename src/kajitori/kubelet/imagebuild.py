@@ -66,8 +66,10 @@ TUTORIAL_RECIPES = ("busybox", "nginx", "redis", "stress", "vish-stress", "agnho
 
 RECIPES_DIR = Path(__file__).resolve().parents[3] / "images"
 """`images/` at the top of the repository."""
-BUILDER_VERSION = "2"
+BUILDER_VERSION = "3"
 """Part of every cache key: bump it when this module's output changes."""
+LAYER_COMPRESSION = 6
+"""gzip's level: 9 takes three times as long for 2% less on the 30-40 MB package images."""
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -252,21 +254,25 @@ def resolve_packages_cached(names: Iterable[str], *, cache_dir: Path) -> list[De
     return packages
 
 
-def fetch_package(package: DebianPackage, *, cache_dir: Path) -> Path:
-    """The package's .deb, downloaded once into `cache_dir/debs` and checked against the
-    SHA256 of the apt lists."""
+def fetch_packages(packages: Iterable[DebianPackage], *, cache_dir: Path) -> list[Path]:
+    """The packages' .deb files, in order: those not in `cache_dir/debs` yet are downloaded
+    (one `apt-get download` for all) and checked against the SHA256 of the apt lists."""
     debs = cache_dir / "debs"
-    path = debs / f"{package.sha256}.deb"
-    if path.exists():
-        return path
-    debs.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=debs) as tmp:
-        _run(["apt-get", "download", "-q", f"{package.name}={package.version}"], cwd=Path(tmp))
-        [downloaded] = Path(tmp).glob("*.deb")
-        if hashlib.sha256(downloaded.read_bytes()).hexdigest() != package.sha256:
-            raise ImageBuildError(f"{package.name} {package.version}: SHA256 mismatch")
-        downloaded.replace(path)
-    return path
+    paths = {package.sha256: debs / f"{package.sha256}.deb" for package in packages}
+    missing = [package for package in packages if not paths[package.sha256].exists()]
+    if missing:
+        debs.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=debs) as tmp:
+            _run(["apt-get", "download", "-q",
+                  *(f"{package.name}={package.version}" for package in missing)], cwd=Path(tmp))
+            downloaded = {hashlib.sha256(deb.read_bytes()).hexdigest(): deb
+                          for deb in Path(tmp).glob("*.deb")}
+            for package in missing:
+                if package.sha256 not in downloaded:
+                    raise ImageBuildError(f"{package.name} {package.version}: downloaded, "
+                                          "but not with the SHA256 of the apt lists")
+                downloaded[package.sha256].replace(paths[package.sha256])
+    return [paths[package.sha256] for package in packages]
 
 
 def cache_key(recipe: Recipe, *, packages: Iterable[DebianPackage] = ()) -> str:
@@ -425,8 +431,7 @@ def layer_tar(recipe: Recipe, *, packages: Iterable[DebianPackage] = (),
         with tempfile.TemporaryDirectory(prefix="kjt-imagebuild-") as tmp:
             extracted = Path(tmp, "rootfs")
             extracted.mkdir()
-            for package in packages:
-                deb = fetch_package(package, cache_dir=cache_dir or default_cache_dir())
+            for deb in fetch_packages(packages, cache_dir=cache_dir or default_cache_dir()):
                 _run(["dpkg-deb", "-x", str(deb), str(extracted)])
             rootfs.add_tree(extracted, excludes=_PACKAGE_EXCLUDES)
             for rel, source in sorted(recipe.programs.items()):
@@ -483,7 +488,7 @@ def build(recipe: Recipe, *, cache_dir: Path | None = None) -> BuiltImage:
         return BuiltImage(recipe.names, oci_path, docker_path, meta["manifest"], meta["config"])
 
     raw = layer_tar(recipe, packages=packages, cache_dir=cache)
-    layer = gzip.compress(raw, compresslevel=9, mtime=0)
+    layer = gzip.compress(raw, compresslevel=LAYER_COMPRESSION, mtime=0)
     config = _json({
         "architecture": "amd64", "os": "linux", "created": "1970-01-01T00:00:00Z",
         "config": recipe.config,
