@@ -70,13 +70,13 @@ static void serve_liveness(int fd) {
         respond(fd, 400, "Bad Request", "", "");
     } else if (strcmp(target, "/healthz") == 0 || strncmp(target, "/healthz?", 9) == 0) {
         if (elapsed > HEALTHY_SECONDS) {
-            snprintf(body, sizeof body, "error: %.9g", elapsed);
+            snprintf(body, sizeof body, "error: %.12g", elapsed);
             respond(fd, 500, "Internal Server Error", "", body);
         } else {
             respond(fd, 200, "OK", "", "ok");
         }
     } else if (strcmp(target, "/started") == 0) {
-        snprintf(body, sizeof body, "started: %.9g", elapsed);
+        snprintf(body, sizeof body, "started: %.12g", elapsed);
         respond(fd, 200, "OK", "", body);
     } else if (strncmp(target, "/redirect?loc=", 14) == 0) {
         snprintf(headers, sizeof headers, "Location: %.4000s\r\n", target + 14);
