@@ -94,7 +94,9 @@ def events(node: AgentNode, pod: str) -> list[Obj]:
 
 
 def describe_events(node: AgentNode, pod: str) -> list[tuple[str, str, str, str]]:
-    """The rows of `kubectl describe pod`'s Events table: (type, reason, from, message)."""
+    """The rows of `kubectl describe pod`'s Events table: (type, reason, from, message). The
+    message is as kubectl shows it: v1.35 puts the field path of a container's event before
+    it (`spec.containers{liveness}: Liveness probe failed: ...`)."""
     described = node.kubectl("describe", "pod", pod)
     _, _, table = described.partition("\nEvents:\n")
     rows = []
