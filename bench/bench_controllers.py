@@ -63,6 +63,9 @@ MIN_PODS_PER_NODE = 110
 """The kubelet's default maxPods; a node gets more only when the pods need it."""
 STALL_SECONDS = 60.0
 """A phase fails when the Deployment's status has not changed for this long."""
+WATCH_SECONDS = 86400
+"""The Deployment watch's timeoutSeconds: longer than any run (the server would otherwise end
+it after its own default)."""
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 STATUS_FIELDS = ("observedGeneration", "replicas", "updatedReplicas", "readyReplicas",
                  "availableReplicas", "unavailableReplicas")
@@ -134,7 +137,8 @@ class DeploymentWatch:
 
     async def run(self) -> None:
         params = {"watch": "true", "resourceVersion": self._version,
-                  "fieldSelector": f"metadata.name={NAME}", "allowWatchBookmarks": "false"}
+                  "fieldSelector": f"metadata.name={NAME}", "allowWatchBookmarks": "false",
+                  "timeoutSeconds": str(WATCH_SECONDS)}
         async with self._http.get(DEPLOYMENTS_PATH, params=params,
                                   timeout=aiohttp.ClientTimeout(total=None)) as response:
             async for line in response.content:
@@ -229,9 +233,9 @@ async def bench(target: apiclient.Target, processes: Processes, *, nodes: int, r
         registered = await apiclient.wait_nodes(http, nodes)
         report(f"{nodes:,} simulated nodes registered in {registered:.1f} s")
         await apiclient.wait_service_account(http)
-        rest = await Mark.now(http, processes)
+        at_rest = await Mark.now(http, processes)
         await asyncio.sleep(idle)
-        line, idle_rate = await rest.describe(http, processes)
+        line, idle_rate = await at_rest.describe(http, processes)
         report(f"at rest over {idle:.0f} s: {line}")
         async with http.get(DEPLOYMENTS_PATH, params={"limit": "1"}) as response:
             version = orjson.loads(await response.read())["metadata"]["resourceVersion"]
@@ -260,10 +264,10 @@ async def where_it_stands(http: aiohttp.ClientSession) -> str:
     lines = [f"  replicaset {rs['metadata']['name']}: desired {rs['spec'].get('replicas')}, "
              f"current {rs.get('status', {}).get('replicas', 0)}, ready "
              f"{rs.get('status', {}).get('readyReplicas', 0)}" for rs in sets]
-    phases = Counter((pod.get("status") or {}).get("phase", "") +
-                     ("" if pod["spec"].get("nodeName") else " (unbound)") for pod in pods)
+    by_phase = Counter((pod.get("status") or {}).get("phase", "") +
+                       ("" if pod["spec"].get("nodeName") else " (unbound)") for pod in pods)
     lines.append(f"  {len(pods):,} pods: " + ", ".join(
-        f"{count:,} {phase}" for phase, count in sorted(phases.items())))
+        f"{count:,} {phase}" for phase, count in sorted(by_phase.items())))
     return "\n".join(lines)
 
 
