@@ -58,6 +58,16 @@ HOSTNAME_MAX_LENGTH = 63
 PROTOCOLS = {"TCP": api_pb2.TCP, "UDP": api_pb2.UDP, "SCTP": api_pb2.SCTP}
 SECCOMP_RUNTIME_DEFAULT = "RuntimeDefault"
 SECCOMP_LOCALHOST = "Localhost"
+PROC_MOUNT_UNMASKED = "Unmasked"
+DEFAULT_MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap")
+"""What a container may not see (upstream securitycontext's defaultMaskedPaths); containerd
+masks only the paths the kubelet sends."""
+DEFAULT_READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                          "/proc/sysrq-trigger")
+"""What a container may read but not write (upstream's defaultReadonlyPaths)."""
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 DEFAULT_TERMINATION_MESSAGE_POLICY = "File"
 
@@ -359,11 +369,15 @@ def verify_run_as_non_root(pod: Obj, container: Obj, *, image: api_pb2.Image | N
 def container_security_context(pod: Obj, container: Obj, *,
                                root_dir: Path) -> api_pb2.LinuxContainerSecurityContext:
     """The container's securityContext over the pod's (upstream's
-    `determineEffectiveSecurityContext`)."""
+    `determineEffectiveSecurityContext`), with the default masked and read-only paths unless
+    `procMount: Unmasked`."""
     pod_sc = (pod.get("spec") or {}).get("securityContext") or {}
     sc = container.get("securityContext") or {}
     capabilities = sc.get("capabilities") or {}
+    unmasked = sc.get("procMount") == PROC_MOUNT_UNMASKED
     out = api_pb2.LinuxContainerSecurityContext(
+        masked_paths=[] if unmasked else list(DEFAULT_MASKED_PATHS),
+        readonly_paths=[] if unmasked else list(DEFAULT_READONLY_PATHS),
         capabilities=api_pb2.Capability(add_capabilities=capabilities.get("add") or [],
                                         drop_capabilities=capabilities.get("drop") or []),
         privileged=bool(sc.get("privileged")),

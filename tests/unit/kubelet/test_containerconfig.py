@@ -220,6 +220,17 @@ def test_security_context_merges_pod_and_container() -> None:
     assert not unconfined.HasField("run_as_user")
 
 
+def test_proc_paths_are_masked_and_read_only_unless_unmasked() -> None:
+    sc = config_for(pod()).linux.security_context
+    assert "/proc/kcore" in sc.masked_paths
+    assert "/sys/devices/virtual/powercap" in sc.masked_paths
+    assert list(sc.readonly_paths) == ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                       "/proc/sysrq-trigger"]
+    unmasked = config_for(pod(containers=[{"name": "c", "securityContext": {
+        "procMount": "Unmasked"}}])).linux.security_context
+    assert (list(unmasked.masked_paths), list(unmasked.readonly_paths)) == ([], [])
+
+
 def test_run_as_non_root_refuses_root_images() -> None:
     p = pod(securityContext={"runAsNonRoot": True})
     with pytest.raises(errors.ContainerConfigError) as caught:
