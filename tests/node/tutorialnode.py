@@ -87,10 +87,14 @@ def container_status(node: AgentNode, pod: str, container: str | None = None) ->
 
 
 def events(node: AgentNode, pod: str) -> list[Obj]:
-    """The pod's events, oldest first."""
+    """The pod's events, oldest first: those of the pod of that name there is now (the
+    tutorials make pods of the same name one after the other), or of every pod of that name
+    when there is none."""
+    uid = (get(node, "pod", pod).get("metadata") or {}).get("uid")
     out = node.kubectl("get", "events", "--field-selector", f"involvedObject.name={pod}",
                        "--sort-by=.metadata.creationTimestamp", "-o", "json")
-    return list(json.loads(out)["items"])
+    return [e for e in json.loads(out)["items"]
+            if uid is None or e["involvedObject"].get("uid") == uid]
 
 
 def describe_events(node: AgentNode, pod: str) -> list[tuple[str, str, str, str]]:
