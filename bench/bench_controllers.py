@@ -3,7 +3,10 @@ rolling update of it (issue #5's `bench/controllers`).
 
 A real server (child process) runs its components child as `kajitori server` does (the
 scheduler and every controller, each under leader election); `--nodes` simulated nodes run in
-a `kajitori sim` child process, each with room for the Deployment's pods and its surge. Then:
+a `kajitori.sim` child process, each with room for the Deployment's pods and its surge, their
+metrics written once at the start (`apiclient.BENCH_METRIC_RESOLUTION`: a round of 10,000
+PodMetrics writes every 15 s is the simulated metrics-server's load, not the controllers';
+`--metric-resolution 15` puts it back). Then:
 
 1. create: POST a Deployment of `--replicas` pods (10m cpu, 16Mi each; RollingUpdate with the
    default maxSurge and maxUnavailable of 25%), timed from the POST until the Deployment's
@@ -17,11 +20,12 @@ For each phase it prints the time and the API server's write rate: the storage r
 resourceVersion of a list, which every write takes one of) before and after, over the
 phase's time. That counts every write: pods, their bindings and statuses, ReplicaSets, the
 Deployment, Events, and the node Leases and leader-election Leases renewed meanwhile; the
-rate at rest over `--idle` seconds before the create is printed beside it as that base. It
-also prints the CPU (in cores) of the server, the components, the simulator, this process
-and other processes on the machine (work that competed for the cores) per phase, and at the
-end the RSS of the three. A phase that makes no progress (the Deployment's status does
-not change) for STALL_SECONDS prints where it stands and ends the run with status 1.
+rate at rest over `--idle` seconds before the create (SETTLE_SECONDS after the nodes
+registered) is printed beside it as that base. It also prints the CPU (in cores) of the
+server, the components, the simulator, this process and other processes on the machine (work
+that competed for the cores) per phase, and at the end the RSS of the three. A phase that
+makes no progress (the Deployment's status does not change) for STALL_SECONDS prints where it
+stands and ends the run with status 1.
 `--trace` prints the Deployment's status at each change, seconds into the phase: where a
 rollout spends its time.
 
@@ -66,6 +70,9 @@ STALL_SECONDS = 60.0
 WATCH_SECONDS = 86400
 """The Deployment watch's timeoutSeconds: longer than any run (the server would otherwise end
 it after its own default)."""
+SETTLE_SECONDS = 15.0
+"""Seconds between the nodes' registration and the rate at rest: their Leases are created
+(within one 10 s renew interval) and the simulator's one round of NodeMetrics written."""
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 STATUS_FIELDS = ("observedGeneration", "replicas", "updatedReplicas", "readyReplicas",
                  "availableReplicas", "unavailableReplicas")
@@ -233,6 +240,7 @@ async def bench(target: apiclient.Target, processes: Processes, *, nodes: int, r
         registered = await apiclient.wait_nodes(http, nodes)
         report(f"{nodes:,} simulated nodes registered in {registered:.1f} s")
         await apiclient.wait_service_account(http)
+        await asyncio.sleep(SETTLE_SECONDS)
         at_rest = await Mark.now(http, processes)
         await asyncio.sleep(idle)
         line, idle_rate = await at_rest.describe(http, processes)
@@ -308,12 +316,18 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=10000)
     parser.add_argument("--idle", type=float, default=10.0,
                         help="seconds at rest, before the create, to measure the base write rate")
+    parser.add_argument("--metric-resolution", type=float,
+                        default=apiclient.BENCH_METRIC_RESOLUTION,
+                        help="seconds between the simulator's rounds of PodMetrics and "
+                             "NodeMetrics writes (15 in a cluster; default "
+                             f"{apiclient.BENCH_METRIC_RESOLUTION:g}: one round, at the start)")
     parser.add_argument("--trace", action="store_true",
                         help="print the Deployment's status at every change")
     args = parser.parse_args()
     with apiclient.server(controllers=True) as server, apiclient.simulator(
             server.target, pools=node_pools(args.nodes, args.replicas),
-            log=server.data_dir / "sim.log") as simulator:
+            log=server.data_dir / "sim.log",
+            metric_resolution=args.metric_resolution) as simulator:
         processes = Processes(server=server.pid, components=apiclient.components_pid(server.pid),
                               simulator=simulator)
         try:
