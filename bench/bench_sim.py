@@ -25,8 +25,8 @@ from typing import Any
 
 import apiclient
 
-from kajitori.client import rest
-from kajitori.sim import nodelease, pool, simulator
+from kajitori.client import nodelease, rest
+from kajitori.sim import pool, simulator
 
 REPORT_EVERY = 1.0  # seconds between the simulator's counter reports
 
