@@ -260,10 +260,24 @@ class NodeFacts:
     """`containerd://1.6.20~ds1`."""
 
 
+def is_extended_resource_name(name: str) -> bool:
+    """A resource someone else advertises (upstream IsExtendedResourceName): a qualified name
+    outside the `kubernetes.io/` domains and not a `requests.` quota name."""
+    domain, slash, _ = name.partition("/")
+    return bool(slash) and not domain.endswith("kubernetes.io") and \
+        not name.startswith("requests.")
+
+
 def node_status(settings: settings_.KubeletSettings, facts: NodeFacts, *, now: str,
-                not_ready: str, images: list[Obj], previous: list[Obj] | None = None) -> Obj:
-    """The status the kubelet posts; `previous` are the conditions on the server."""
+                not_ready: str, images: list[Obj], previous: list[Obj] | None = None,
+                server_capacity: dict[str, str] | None = None) -> Obj:
+    """The status the kubelet posts; `previous` are the conditions on the server and
+    `server_capacity` its capacity, whose extended resources (advertised by a patch of the
+    node's status, as in "Advertise Extended Resources for a Node") are kept and given to
+    allocatable too, as upstream's MachineInfo setter does."""
     capacity_ = capacity(facts.machine, max_pods=settings.max_pods)
+    capacity_.update({name: value for name, value in (server_capacity or {}).items()
+                      if is_extended_resource_name(name)})
     status: Obj = {
         "capacity": capacity_,
         "allocatable": allocatable(capacity_, kube_reserved=settings.kube_reserved,
@@ -437,12 +451,14 @@ class NodeStatusManager:
             self._recorder.event(node_reference(name), events.NORMAL, reason,
                                  status_event_message(name, reason))
 
-    async def _status(self, *, previous: list[Obj] | None) -> Obj:
+    async def _status(self, *, previous: list[Obj] | None,
+                      server_capacity: dict[str, str] | None = None) -> Obj:
         facts = await self.facts()
         not_ready, images = await self._runtime_status()
         self._not_ready = not_ready
         return node_status(self._settings, facts, now=meta.format_time(self._wall()),
-                           not_ready=not_ready, images=images, previous=previous)
+                           not_ready=not_ready, images=images, previous=previous,
+                           server_capacity=server_capacity)
 
     async def sync(self) -> None:
         """One status update: apply a new podCIDR, compute the status, post it if it changed
@@ -457,7 +473,7 @@ class NodeStatusManager:
             self._network_deadline = self._clock.now() + NETWORK_RECHECK_PERIOD
         current = node.get("status") or {}
         previous = current.get("conditions")
-        status = await self._status(previous=previous)
+        status = await self._status(previous=previous, server_capacity=current.get("capacity"))
         # Changed: what we would post differs from what we posted last, or someone else
         # (the node lifecycle controller marking it Unknown) changed the server's copy.
         changed = self._sent is None or self._posted is None or \

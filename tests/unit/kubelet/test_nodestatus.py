@@ -61,6 +61,22 @@ def test_capacity_and_allocatable_as_upstream_prints_them() -> None:
                            "memory": "24027193Ki", "pods": "110"}
 
 
+def test_extended_resources_patched_into_capacity_are_kept_and_allocatable() -> None:
+    facts = nodestatus.NodeFacts(machine=MACHINE, node_ip="192.0.2.2",
+                                 runtime_version="containerd://1.6.20~ds1")
+    status = nodestatus.node_status(
+        settings.KubeletSettings(node_name="n1"), facts, now="2026-01-01T00:00:00Z",
+        not_ready="", images=[],
+        server_capacity={"cpu": "64", "example.com/dongle": "4", "kubernetes.io/x": "1"})
+    assert status["capacity"]["example.com/dongle"] == "4"
+    assert status["allocatable"]["example.com/dongle"] == "4"
+    assert status["capacity"]["cpu"] == "2"
+    assert "kubernetes.io/x" not in status["capacity"]
+    assert nodestatus.is_extended_resource_name("example.com/dongle")
+    assert not nodestatus.is_extended_resource_name("memory")
+    assert not nodestatus.is_extended_resource_name("requests.example.com/dongle")
+
+
 def test_not_ready_says_why_in_upstreams_words() -> None:
     assert nodestatus.not_ready_message(cri_status(network=True)) == ""
     assert nodestatus.not_ready_message(cri_status(network=False)) == (
