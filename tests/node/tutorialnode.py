@@ -46,10 +46,12 @@ def _free_pod_cidr() -> str:
 
 
 @contextlib.contextmanager
-def tutorial_node(root: Path, **options: Any) -> Iterator[AgentNode]:
-    """A Ready agent node with a pod CIDR of its own; `options` go to `running_agent_node`
-    (e.g. the tutorial images' `registries`)."""
-    with running_agent_node(root, controllers=CONTROLLERS, **options) as node:
+def tutorial_node(root: Path, *, controllers: tuple[str, ...] = CONTROLLERS,
+                  **options: Any) -> Iterator[AgentNode]:
+    """A Ready agent node with a pod CIDR of its own, running `controllers` (the namespace
+    controller too for tutorials that delete namespaces); `options` go to
+    `running_agent_node` (e.g. the tutorial images' `registries`)."""
+    with running_agent_node(root, controllers=controllers, **options) as node:
         node.wait("node not registered", lambda: node.kubectl(
             "get", "node", node.name, "--ignore-not-found", "-o", "name"))
         cidr = _free_pod_cidr()
