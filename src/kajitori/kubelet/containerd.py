@@ -404,10 +404,16 @@ async def import_archive(socket: str, archive: Path) -> str:
     return text
 
 
+BUILTIN_FALLBACKS = {"pause": "pause-sh"}
+"""A built-in recipe's stand-in of the same image names, for a node that cannot build it:
+the pause program needs gcc, busybox sh waiting does not."""
+
+
 async def ensure_builtin_images(socket: str, *, cache_dir: Path | None = None) -> list[str]:
     """Imports the images of `imagebuild.BUILTIN_RECIPES` (pause, busybox) that the runtime on
-    `socket` lacks, building them first if needed, and returns the names imported. The agent
-    calls it at start so that an offline node runs pods; idempotent."""
+    `socket` lacks, building them first if needed (or their `BUILTIN_FALLBACKS` where they
+    cannot be built), and returns the names imported. The agent calls it at start so that an
+    offline node runs pods; idempotent."""
     imported: list[str] = []
     async with cri.CRIRuntime(socket) as runtime:
         for name in imagebuild.BUILTIN_RECIPES:
@@ -415,7 +421,17 @@ async def ensure_builtin_images(socket: str, *, cache_dir: Path | None = None) -
             present = [await runtime.image_status(ref) for ref in recipe.names]
             if all(image is not None for image in present):
                 continue
-            built = await asyncio.to_thread(imagebuild.build, recipe, cache_dir=cache_dir)
+            try:
+                built = await asyncio.to_thread(imagebuild.build, recipe, cache_dir=cache_dir)
+            except imagebuild.ImageBuildError as exc:
+                fallback = BUILTIN_FALLBACKS.get(name)
+                if fallback is None:
+                    raise
+                log.warning("image %s cannot be built here (%s); importing %s under its name",
+                            name, exc, fallback)
+                built = await asyncio.to_thread(imagebuild.build,
+                                                imagebuild.load_recipe(fallback),
+                                                cache_dir=cache_dir)
             await import_archive(socket, built.oci_archive)
             imported.extend(recipe.names)
     return imported

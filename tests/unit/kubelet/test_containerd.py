@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 from kajitori.kubelet import containerd, imagebuild
 
@@ -92,3 +95,38 @@ def test_registries_file_is_read_as_yaml(tmp_path: Path) -> None:
         "mirrors": {"docker.io": {"endpoint": ["http://127.0.0.1:5000"]}}}
     path.write_text("")
     assert containerd.load_registries(path) == {}
+
+
+class _EmptyRuntime:
+    """A CRI runtime with no image."""
+
+    async def __aenter__(self) -> _EmptyRuntime:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def image_status(self, ref: str) -> None:
+        return None
+
+
+async def test_a_builtin_image_that_cannot_be_built_here_comes_from_its_fallback(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    imported: list[Path] = []
+
+    def build(recipe: imagebuild.Recipe, *, cache_dir: Path | None = None) -> SimpleNamespace:
+        if recipe.programs:
+            raise imagebuild.ImageBuildError("gcc is needed to build images with programs")
+        return SimpleNamespace(oci_archive=Path(f"/built/{recipe.name}.oci.tar"))
+
+    async def import_archive(socket: str, archive: Path) -> str:
+        imported.append(archive)
+        return ""
+
+    monkeypatch.setattr(imagebuild, "build", build)
+    monkeypatch.setattr(containerd.cri, "CRIRuntime", lambda socket: _EmptyRuntime())
+    monkeypatch.setattr(containerd, "import_archive", import_archive)
+    names = await containerd.ensure_builtin_images("/run/x.sock")
+    assert imported == [Path("/built/pause-sh.oci.tar"), Path("/built/busybox.oci.tar")]
+    assert names[0] == imagebuild.PAUSE_IMAGE
+    assert imagebuild.load_recipe("pause-sh").names == imagebuild.load_recipe("pause").names

@@ -78,10 +78,10 @@ def test_docker_archive_tags_every_name(tmp_path: Path) -> None:
 
 @needs_busybox
 def test_builds_are_reproducible_and_cached(tmp_path: Path) -> None:
-    first = imagebuild.build_builtin("pause", cache_dir=tmp_path / "a")
-    again = imagebuild.build_builtin("pause", cache_dir=tmp_path / "b")
+    first = imagebuild.build_builtin("pause-sh", cache_dir=tmp_path / "a")
+    again = imagebuild.build_builtin("pause-sh", cache_dir=tmp_path / "b")
     assert first.oci_archive.read_bytes() == again.oci_archive.read_bytes()
-    assert imagebuild.build_builtin("pause", cache_dir=tmp_path / "a") == first
+    assert imagebuild.build_builtin("pause-sh", cache_dir=tmp_path / "a") == first
 
 
 @needs_busybox
