@@ -274,6 +274,22 @@ def test_tcp_probes_mark_goproxy_ready_and_never_restart_it(node: AgentNode) -> 
     delete(node, "goproxy")
 
 
+def test_tcp_readiness_with_nothing_listening_keeps_the_pod_unready(node: AgentNode) -> None:
+    """The docs' goproxy pod with a container that listens nowhere (busybox sleeping)."""
+    manifest = TCP_LIVENESS_READINESS.replace(
+        "    image: registry.k8s.io/goproxy:0.1\n",
+        "    image: registry.k8s.io/busybox\n    args: [sleep, \"600\"]\n")
+    apply(node, manifest)
+    node.wait("no failed readiness probe", lambda: any(
+        e["reason"] == "Unhealthy" for e in events(node, "goproxy")), timeout=60)
+    ip = get(node, "pod", "goproxy")["status"]["podIP"]
+    [failed] = [e for e in events(node, "goproxy") if e["reason"] == "Unhealthy"]
+    assert failed["message"] == \
+        f"Readiness probe failed: dial tcp {ip}:8080: connect: connection refused"
+    assert pod_row(node, "goproxy")[1:3] == ["0/1", "Running"]
+    node.kubectl("delete", "pod", "goproxy", "--grace-period=1")
+
+
 def _epoch(timestamp: str) -> float:
     return time.mktime(time.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
 
