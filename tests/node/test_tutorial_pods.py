@@ -366,6 +366,13 @@ def test_init_container_fills_the_nginx_docroot(node: AgentNode) -> None:
         == INFO_CERN_CH
     assert node.kubectl("exec", "init-demo", "--", "/bin/bash", "-c", "hostname") == \
         "init-demo\n"
+    # dnsPolicy: Default: the node's resolv.conf (its nameservers a pod can reach), no
+    # cluster search domains.
+    resolv = node.kubectl("exec", "init-demo", "--", "cat", "/etc/resolv.conf")
+    assert "cluster.local" not in resolv
+    for line in Path("/etc/resolv.conf").read_text().splitlines():
+        if line.startswith("nameserver") and not line.split()[1].startswith("127."):
+            assert line in resolv.splitlines()
     # `curl localhost` in the pod: the same request from the node to the pod's address.
     ip = get(node, "pod", "init-demo")["status"]["podIP"]
     with urllib.request.urlopen(f"http://{ip}/", timeout=10) as answer:
@@ -486,6 +493,14 @@ def test_shared_process_namespace(node: AgentNode) -> None:
                         f"/proc/{master}/root/etc/nginx/nginx.conf")
     assert re.search(r"^user\s+nginx;$", head, re.MULTILINE)
     assert re.search(r"^\s+worker_connections\s+\d+;$", head, re.MULTILINE)
+
+    # `kill -HUP 1` signals the sandbox's /pause, which ignores it; nginx is not reloaded.
+    workers_now = {pid for pid, _, command in _ps_ax(node) if command == "nginx: worker process"}
+    node.kubectl("exec", "nginx", "-c", "shell", "--", "kill", "-HUP", "1")
+    processes = _ps_ax(node)
+    assert processes[0] == (1, "root", "/pause")
+    assert {pid for pid, _, command in processes if command == "nginx: worker process"} == \
+        workers_now
     assert pod_row(node, "nginx")[3] == "0"
     delete(node, "nginx")
 
