@@ -86,6 +86,8 @@ def check_request(quotas: list[Obj], attrs: Attributes) -> list[Obj]:
             raise refusal.forbidden(attrs, STATUS_UNKNOWN.format(
                 quota=name, resources=",".join(sorted(restricted))))
         selected.append((quota, restricted))
+    if not selected:
+        return []  # as upstream's CheckRequest: no quota limits it, so nothing to evaluate
     usage = {name: value for name, value in evaluator.usage(group, plural, obj).items()
              if not value.is_zero()}
     charged: list[Obj] = []
