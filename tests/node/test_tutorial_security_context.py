@@ -340,8 +340,6 @@ def test_seccomp_read_only_root_and_fs_group_change_policy(node: AgentNode) -> N
     delete(node, "fragments-demo")
 
 
-@pytest.mark.xfail(strict=True, reason="the API server does not validate securityContext."
-                   "procMount yet (api.validation, not the kubelet)")
 def test_unmasked_proc_mount_needs_a_user_namespace(node: AgentNode) -> None:
     path = node.data_dir.parent / f"procmount-{time.monotonic_ns()}.yaml"
     path.write_text(PROC_MOUNT)

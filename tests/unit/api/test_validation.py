@@ -271,3 +271,16 @@ def test_role_binding_role_ref_cannot_change():
 def test_namespace_name_is_a_dns_label():
     errs = validation.validate("", "namespaces", {"metadata": {"name": "a.b"}})
     assert _messages(errs) == ['metadata.name: Invalid value: "a.b": must not contain dots']
+
+
+def test_unmasked_proc_mount_needs_its_own_user_namespace():
+    container = {"name": "c", "image": "nginx", "securityContext": {"procMount": "Unmasked"}}
+    refused = _pod(containers=[container])
+    assert _messages(validation.validate("", "pods", refused)) == [
+        'spec.containers[0].securityContext.procMount: Invalid value: "Unmasked": '
+        "`hostUsers` must be false to use `Unmasked`"]
+    assert validation.validate("", "pods", _pod(containers=[container], hostUsers=False)) == []
+    odd = _pod(containers=[{**container, "securityContext": {"procMount": "Partly"}}])
+    assert _messages(validation.validate("", "pods", odd)) == [
+        'spec.containers[0].securityContext.procMount: Unsupported value: "Partly": '
+        'supported values: "Default", "Unmasked"']

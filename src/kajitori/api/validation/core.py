@@ -128,8 +128,27 @@ def _validate_env(env: list[Obj], path: str) -> list[FieldError]:
     return out
 
 
+PROC_MOUNT_TYPES = ["Default", "Unmasked"]
+UNMASKED_NEEDS_USER_NAMESPACE = "`hostUsers` must be false to use `Unmasked`"
+
+
+def _validate_proc_mount(security_context: Obj, path: str, *, host_users: bool
+                         ) -> list[FieldError]:
+    """Upstream's procMount rules: a known type, and `Unmasked` only in a pod of its own user
+    namespace (an unmasked /proc is host root's otherwise)."""
+    proc_mount = security_context.get("procMount")
+    if proc_mount is None:
+        return []
+    if proc_mount not in PROC_MOUNT_TYPES:
+        return [FieldError.not_supported(f"{path}.procMount", proc_mount, PROC_MOUNT_TYPES)]
+    if host_users and proc_mount == "Unmasked":
+        return [FieldError.invalid(f"{path}.procMount", proc_mount,
+                                   UNMASKED_NEEDS_USER_NAMESPACE)]
+    return []
+
+
 def _validate_containers(containers: list[Obj], path: str, *, volumes: set[str],
-                         seen: set[str]) -> list[FieldError]:
+                         seen: set[str], host_users: bool = True) -> list[FieldError]:
     out: list[FieldError] = []
     for i, ctr in enumerate(containers):
         p = f"{path}[{i}]"
@@ -157,6 +176,8 @@ def _validate_containers(containers: list[Obj], path: str, *, volumes: set[str],
         out += _one_of(ctr.get("terminationMessagePolicy") or "", TERMINATION_MESSAGE_POLICIES,
                        f"{p}.terminationMessagePolicy")
         out += _one_of(ctr.get("imagePullPolicy") or "", PULL_POLICIES, f"{p}.imagePullPolicy")
+        out += _validate_proc_mount(ctr.get("securityContext") or {}, f"{p}.securityContext",
+                                    host_users=host_users)
     return out
 
 
@@ -176,11 +197,13 @@ def validate_pod_spec(spec: Obj, path: str) -> list[FieldError]:
             volumes.add(name)
     containers = spec.get("containers") or []
     seen: set[str] = set()
+    host_users = spec.get("hostUsers") is not False
     out += _validate_containers(spec.get("initContainers") or [], f"{path}.initContainers",
-                                volumes=volumes, seen=seen)
+                                volumes=volumes, seen=seen, host_users=host_users)
     if not containers:
         out.append(FieldError.required(f"{path}.containers"))
-    out += _validate_containers(containers, f"{path}.containers", volumes=volumes, seen=seen)
+    out += _validate_containers(containers, f"{path}.containers", volumes=volumes, seen=seen,
+                                host_users=host_users)
     out += _one_of(spec.get("restartPolicy") or "", RESTART_POLICIES, f"{path}.restartPolicy")
     out += _one_of(spec.get("dnsPolicy") or "", DNS_POLICIES, f"{path}.dnsPolicy")
     out += scheduling.validate_pod_scheduling(spec, path)
