@@ -12,7 +12,7 @@ pods. Prints pods per second per workload, p50/p99 cycle latency, and the proces
 
 With `--e2e`, instead: a real server (child process, its own scheduler and controllers off),
 `--nodes` simulated nodes (`kajitori.sim`, child process, a pool of `make_node`'s size in three
-zones, metrics written once, see BENCH_METRIC_RESOLUTION) and the scheduler
+zones, metrics written once: apiclient.BENCH_METRIC_RESOLUTION) and the scheduler
 (`kajitori.scheduler.run`, child process). This process creates the
 same workloads from the same `make_pod` over HTTPS from `--workers` connections, watches the
 pods get bound and starts a workload only when the previous one is all bound; then it fills
@@ -33,7 +33,6 @@ import multiprocessing
 import random
 import resource
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,11 +60,6 @@ WATCH_SECONDS = 86400
 """The bind watch's timeoutSeconds: longer than any run."""
 STALL_SECONDS = 300
 """A phase fails when none of its pods gets bound for this long."""
-BENCH_METRIC_RESOLUTION = 86400.0
-"""The simulator's metrics round interval in the end-to-end run: every 15 s (its default), the
-simulator writes one PodMetrics per running pod, one write at a time, without end at 150,000
-pods; that load is not the scheduler's, and upstream's scheduler benchmarks run no
-metrics-server. `--metric-resolution 15` puts it back."""
 REGISTRATION_WAIT = 900
 """Seconds to wait, at most, for the simulated nodes to register."""
 
@@ -124,24 +118,14 @@ def run(sched: scheduler.Scheduler, count: int, kind: str,
            f"{failed} unschedulable; {len(sched.cache.pods)} pods placed in all")
 
 
-def pool_config(nodes: int) -> str:
-    """The simulator's pool config for `nodes` nodes the size of `make_node`'s: 32 cpu, 128Gi,
+def node_pools(nodes: int) -> list[dict[str, Any]]:
+    """The simulator's pools for `nodes` nodes the size of `make_node`'s: 32 cpu, 128Gi,
     110 pods, in three zones, so the in-process and end-to-end figures compare and spread
     over zones has zones to spread over (the default pool has none). 150,000 pods of
     `make_pod`'s requests on 5,000 nodes take 3 cpu and 3.75Gi of each."""
     capacity = make_node(0)["status"]["capacity"]
-    return orjson.dumps({"pools": [{
-        "name": "bench", "count": nodes, "capacity": capacity,
-        "zones": [f"zone-{zone}" for zone in range(ZONES)]}]}).decode()
-
-
-def run_simulator(kubeconfig: str, config: str, metric_resolution: float) -> None:
-    from kajitori import sim
-    from kajitori.sim import metrics
-
-    settings = sim.SimulatorSettings(
-        metrics=metrics.MetricsSettings(metric_resolution=metric_resolution))
-    asyncio.run(sim.run(kubeconfig=Path(kubeconfig), config=Path(config), settings=settings))
+    return [{"name": "bench", "count": nodes, "capacity": capacity,
+             "zones": [f"zone-{zone}" for zone in range(ZONES)]}]
 
 
 def run_scheduler(kubeconfig: str) -> None:
@@ -373,29 +357,23 @@ def main_e2e(args: argparse.Namespace) -> None:
     spawn = multiprocessing.get_context("spawn")
     # The server's own scheduler would race the one measured here.
     with apiclient.server(extra_args=("--disable-scheduler",)) as server, \
-            tempfile.NamedTemporaryFile("w", suffix=".yaml") as pools:
-        pools.write(pool_config(args.nodes))
-        pools.flush()
-        kubeconfig = str(server.target.kubeconfig)
-        simulator = spawn.Process(target=run_simulator,
-                                  args=(kubeconfig, pools.name, args.metric_resolution))
-        scheduler_ = spawn.Process(target=run_scheduler, args=(kubeconfig,))
-        children = [simulator, scheduler_]
-        for child in children:
-            child.start()
+            apiclient.simulator(server.target, pools=node_pools(args.nodes),
+                                log=server.data_dir / "simulator.log",
+                                metric_resolution=args.metric_resolution) as simulator:
+        scheduler_ = spawn.Process(target=run_scheduler, args=(str(server.target.kubeconfig),))
+        scheduler_.start()
         try:
-            processes = {"server": server.pid, "scheduler": scheduler_.pid,
-                         "simulator": simulator.pid}
+            processes = {"server": server.pid, "scheduler": scheduler_.pid or 0,
+                         "simulator": simulator}
             asyncio.run(end_to_end(server.target, pods=args.pods, fill=args.fill,
                                    workers=args.workers, nodes=args.nodes,
                                    processes=processes, report=print))
             print(f"RSS: server {apiclient.rss_mib(server.pid):,.0f} MiB, scheduler "
-                  f"{apiclient.rss_mib(scheduler_.pid):,.0f} MiB, simulator "
-                  f"{apiclient.rss_mib(simulator.pid):,.0f} MiB")
+                  f"{apiclient.rss_mib(processes['scheduler']):,.0f} MiB, simulator "
+                  f"{apiclient.rss_mib(simulator):,.0f} MiB")
         finally:
-            for child in children:
-                child.kill()
-                child.join()
+            scheduler_.kill()
+            scheduler_.join()
 
 
 def main() -> None:
@@ -408,11 +386,11 @@ def main() -> None:
     parser.add_argument("--e2e", action="store_true",
                         help="server, simulated nodes and scheduler as processes")
     parser.add_argument("--workers", type=int, default=16)
-    parser.add_argument("--metric-resolution", type=float, default=BENCH_METRIC_RESOLUTION,
+    parser.add_argument("--metric-resolution", type=float,
+                        default=apiclient.BENCH_METRIC_RESOLUTION,
                         help="seconds between the simulator's rounds of PodMetrics and "
                              "NodeMetrics writes (metrics-server's --metric-resolution, 15 in "
-                             f"a cluster; default {BENCH_METRIC_RESOLUTION:g}: one round, at "
-                             "the start)")
+                             "a cluster; by default one round, at the start)")
     args = parser.parse_args()
     if args.e2e and args.nodes < min(args.pods, DEPLOYMENT_SIZE):
         parser.error(f"an anti-affinity group of {min(args.pods, DEPLOYMENT_SIZE)} pods needs "
