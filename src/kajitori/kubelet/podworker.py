@@ -543,7 +543,8 @@ class PodWorkers:
         is failed with a warning event and never started. A pod the runtime already runs
         (adopted) was admitted before."""
         pod = worker.pod
-        rejection = predicate.admit(pod)
+        rejection = predicate.admit(
+            pod, allowed_unsafe_sysctls=self._settings.allowed_unsafe_sysctls)
         if rejection is not None and not (await self.runtime_pod(uid)).containers:
             if not worker.rejected:
                 worker.rejected = True

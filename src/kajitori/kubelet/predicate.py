@@ -7,6 +7,11 @@ GroupsPolicy`; the rejection replaced the silent fall-back to Merge in v1.33). c
 the runtime here, reports no such feature (containerd 2.0 does), so the node status advertises
 none and such pods are refused. The scheduler's own predicates (resources, ports, affinity) are
 the scheduler's business here and are not re-checked.
+
+Sysctls (`pkg/kubelet/sysctl`): a pod may set the safe sysctls, and those the node allows with
+`--allowed-unsafe-sysctls` (names, or prefixes ending in `*`) if the kernel namespaces them;
+any other is refused as `SysctlForbidden`, and so is a network sysctl in a hostNetwork pod or
+an IPC one in a hostIPC pod, since it would change the host's.
 """
 
 from __future__ import annotations
@@ -23,21 +28,74 @@ REJECTED_PREFIX = "Pod was rejected: "
 """What the pod's status.message starts with (upstream rejectPod)."""
 
 
+SYSCTL_FORBIDDEN = "SysctlForbidden"
+SAFE_SYSCTLS = ("kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range",
+                "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range",
+                "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports",
+                "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout",
+                "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes",
+                "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem")
+"""Upstream v1.33's safe sysctls (all namespaced on this kernel, which is newer than 4.5)."""
+IPC, NET = "ipc", "net"
+_SYSCTL_NAMESPACES = {"kernel.sem": IPC}
+_SYSCTL_NAMESPACE_PREFIXES = (("kernel.shm", IPC), ("kernel.msg", IPC), ("fs.mqueue.", IPC),
+                              ("net.", NET))
+
+
 @dataclass(frozen=True)
 class Rejection:
     reason: str
     message: str
 
 
-def admit(pod: Obj, *, supplemental_groups_policy: bool = False) -> Rejection | None:
+def admit(pod: Obj, *, supplemental_groups_policy: bool = False,
+          allowed_unsafe_sysctls: tuple[str, ...] = ()) -> Rejection | None:
     """None when the node can run `pod`; else why not. `supplemental_groups_policy`: the
-    runtime honours Strict (the node's `status.features.supplementalGroupsPolicy`)."""
-    pod_sc = (pod.get("spec") or {}).get("securityContext") or {}
+    runtime honours Strict (the node's `status.features.supplementalGroupsPolicy`);
+    `allowed_unsafe_sysctls`: the kubelet's `--allowed-unsafe-sysctls`."""
+    spec = pod.get("spec") or {}
+    pod_sc = spec.get("securityContext") or {}
     policy = pod_sc.get("supplementalGroupsPolicy")
     if policy == SUPPLEMENTAL_GROUPS_POLICY_STRICT and not supplemental_groups_policy:
         return Rejection(SUPPLEMENTAL_GROUPS_POLICY_NOT_SUPPORTED,
                          MSG_SUPPLEMENTAL_GROUPS_POLICY.format(policy=policy))
+    for sysctl in pod_sc.get("sysctls") or []:
+        error = sysctl_error(str(sysctl.get("name", "")), allowed=allowed_unsafe_sysctls,
+                             host_network=bool(spec.get("hostNetwork")),
+                             host_ipc=bool(spec.get("hostIPC")))
+        if error:
+            return Rejection(SYSCTL_FORBIDDEN, f"forbidden sysctl: {error}")
     return None
+
+
+def dotted(sysctl: str) -> str:
+    """`net/ipv4/ip_forward` as `net.ipv4.ip_forward` (upstream's ConvertSysctlVariableTo
+    DotsSeparator: with a `/` first, `/` and `.` swap)."""
+    first = next((c for c in sysctl if c in "./"), ".")
+    return sysctl if first == "." else sysctl.translate(str.maketrans("./", "/."))
+
+
+def namespace_of(sysctl: str) -> str:
+    """The kernel namespace that holds `sysctl`, or "" when it is not known to be
+    namespaced."""
+    if sysctl in _SYSCTL_NAMESPACES:
+        return _SYSCTL_NAMESPACES[sysctl]
+    return next((ns for prefix, ns in _SYSCTL_NAMESPACE_PREFIXES if sysctl.startswith(prefix)),
+                "")
+
+
+def sysctl_error(name: str, *, allowed: tuple[str, ...], host_network: bool,
+                 host_ipc: bool) -> str:
+    """Why a pod may not set `name` on this node, worded as upstream; "" when it may."""
+    sysctl = dotted(name)
+    patterns = [dotted(p) for p in (*SAFE_SYSCTLS, *allowed)]
+    if not any(sysctl == p or (p.endswith("*") and sysctl.startswith(p[:-1]))
+               for p in patterns):
+        return f'"{sysctl}" not allowlisted'
+    namespace = namespace_of(sysctl)
+    if (namespace == IPC and host_ipc) or (namespace == NET and host_network):
+        return f'"{sysctl}" not allowed with host {namespace} enabled'
+    return ""
 
 
 def rejected_status(pod: Obj, rejection: Rejection, *, qos_class: str) -> Obj:

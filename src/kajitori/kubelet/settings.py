@@ -106,6 +106,10 @@ class KubeletSettings:
     """Kajitori's own: where the local-path provisioner puts this node's volumes (its
     `/var/lib/kajitori/storage`); a deleted volume's directory is removed only under it
     (`kajitori.kubelet.localvolumes`)."""
+    allowed_unsafe_sysctls: tuple[str, ...] = ()
+    """`--allowed-unsafe-sysctls`: sysctls (or prefixes ending in `*`) pods may set besides
+    the safe ones; each must be namespaced by the kernel (`net.*`, `kernel.shm*`,
+    `kernel.msg*`, `kernel.sem`, `fs.mqueue.*`)."""
     service_cluster_ip_range: str = "10.96.0.0/12"
     """Kajitori's own (the apiserver's `--service-cluster-ip-range`): routed to the pod bridge
     on the host, so a ClusterIP never leaves the machine by its default route."""

@@ -31,3 +31,31 @@ def test_merge_or_no_policy_is_admitted() -> None:
 
 def test_strict_is_admitted_where_the_runtime_supports_it() -> None:
     assert predicate.admit(_pod("Strict"), supplemental_groups_policy=True) is None
+
+
+def pod_with_sysctls(*names: str, **spec: object) -> dict:
+    return {"metadata": {"name": "p"}, "spec": {
+        **spec, "securityContext": {"sysctls": [{"name": n, "value": "1"} for n in names]},
+        "containers": [{"name": "c", "image": "busybox"}]}}
+
+
+def test_safe_sysctls_are_admitted_in_either_spelling() -> None:
+    assert predicate.admit(pod_with_sysctls("kernel.shm_rmid_forced",
+                                            "net/ipv4/ip_local_port_range")) is None
+
+
+def test_an_unsafe_sysctl_is_forbidden_unless_the_node_allows_it() -> None:
+    refused = predicate.admit(pod_with_sysctls("net.core.somaxconn"))
+    assert refused == predicate.Rejection(
+        "SysctlForbidden", 'forbidden sysctl: "net.core.somaxconn" not allowlisted')
+    assert predicate.admit(pod_with_sysctls("net.core.somaxconn"),
+                           allowed_unsafe_sysctls=("net.core.*",)) is None
+    assert predicate.admit(pod_with_sysctls("kernel.msgmax"),
+                           allowed_unsafe_sysctls=("kernel.msgmax",)) is None
+
+
+def test_a_network_sysctl_is_forbidden_in_the_host_network() -> None:
+    refused = predicate.admit(pod_with_sysctls("net.ipv4.tcp_syncookies", hostNetwork=True))
+    assert refused is not None
+    assert refused.message == ('forbidden sysctl: "net.ipv4.tcp_syncookies" not allowed with '
+                               "host net enabled")
