@@ -14,9 +14,10 @@ $(BIN)/kajitori: pyproject.toml
 venv: $(BIN)/kajitori
 
 # What a real node runs on (Debian packages): containerd with runc and the CNI plugins, the
-# netfilter tools, busybox and gcc for the built-in images; the registry and skopeo for the tests.
+# netfilter tools, busybox and gcc for the built-in images; the registry, skopeo and htpasswd
+# for the tests.
 NODE_PACKAGES := containerd runc containernetworking-plugins iptables nftables conntrack \
-	iproute2 busybox-static docker-registry skopeo jq gcc libc6-dev
+	iproute2 busybox-static docker-registry skopeo jq gcc libc6-dev apache2-utils
 
 # As root with apt, install the node runtime if it is missing; otherwise say what `up` will do.
 node-runtime:

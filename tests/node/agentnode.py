@@ -57,7 +57,7 @@ def skip_reason() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -182,8 +182,8 @@ def running_agent_node(root: Path, *, controllers: bool | tuple[str, ...] = True
     forward_before = IP_FORWARD.read_text()
     with testing.running(root / "server", controllers=controllers) as cluster:
         node = AgentNode(name=name, kubeconfig=cluster.kubeconfig, data_dir=root / "node",
-                         log=root / "agent.log", bridge=bridge, port=_free_port(),
-                         healthz_port=_free_port(), registries=registries)
+                         log=root / "agent.log", bridge=bridge, port=free_port(),
+                         healthz_port=free_port(), registries=registries)
         node.start()
         try:
             yield node

@@ -19,14 +19,12 @@ import inspect
 import os
 import secrets
 import shutil
-import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import agentnode
 import noderuntime
 import pytest
 import tutorialregistry
@@ -172,12 +170,6 @@ def runtime(node: noderuntime.NodeRuntime) -> cri.CRIRuntime:
     return node.runtime
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def registry(node: noderuntime.NodeRuntime, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[noderuntime.Registry]:
@@ -185,34 +177,15 @@ def registry(node: noderuntime.NodeRuntime, tmp_path_factory: pytest.TempPathFac
     if not Path(REGISTRY_BINARY).exists():
         pytest.skip(f"needs {REGISTRY_BINARY} (apt-get install docker-registry)")
     directory = tmp_path_factory.mktemp("kjtregistry")
-    host = f"127.0.0.1:{_free_port()}"
-    config = directory / "config.yml"
-    config.write_text(f"version: 0.1\nlog: {{level: warn}}\n"
-                      f"storage: {{filesystem: {{rootdirectory: {directory}/data}}}}\n"
-                      f"http: {{addr: {host}}}\n")
-    with (directory / "registry.log").open("wb") as out:
-        process = subprocess.Popen([REGISTRY_BINARY, "serve", str(config)],
-                                   stdout=out, stderr=out)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://{host}/v2/", timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
+    host = f"127.0.0.1:{agentnode.free_port()}"
 
-        def push(archive: Path, ref: str) -> None:
-            subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
-                            f"oci-archive:{archive}:latest", f"docker://{host}/{ref}"],
-                           check=True, capture_output=True, timeout=30)
+    def push(archive: Path, ref: str) -> None:
+        subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+                        f"oci-archive:{archive}:latest", f"docker://{host}/{ref}"],
+                       check=True, capture_output=True, timeout=30)
 
+    with tutorialregistry.serving_registry(directory, host):
         yield noderuntime.Registry(host=host, push=push)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

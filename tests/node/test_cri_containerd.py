@@ -134,7 +134,8 @@ async def test_image_puller_pulls_and_reports(node: noderuntime.NodeRuntime,
         def __init__(self) -> None:
             self.reasons: list[str] = []
 
-        def event(self, obj: object, type_: str, reason: str, message: str) -> None:
+        def event(self, obj: object, type_: str, reason: str, message: str, *,
+                  field_path: str = "") -> None:
             self.reasons.append(reason)
 
     recorder = Recorder()

@@ -21,7 +21,6 @@ import concurrent.futures
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import tarfile
 import time
@@ -32,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import agentnode
 import yaml
 
 from kajitori.kubelet import imagebuild
@@ -122,23 +122,21 @@ def build_all() -> dict[str, imagebuild.BuiltImage]:
     return {name: built for built in builds for name in built.names}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
-def running_tutorial_registry(directory: Path) -> Iterator[TutorialRegistry]:
-    """The registry with every tutorial image (see the module doc); stopped at the end."""
-    images = build_all()
-    host = f"127.0.0.1:{_free_port()}"
-    config = directory / "config.yml"
-    config.write_text(yaml.safe_dump({
+def serving_registry(directory: Path, host: str, *,
+                     htpasswd: Path | None = None) -> Iterator[None]:
+    """Debian's docker-registry on `host` with its storage under `directory` (kept between
+    runs on the same directory), answering once `/v2/` does; with `htpasswd`, it asks for
+    basic authentication against that file. Stopped at the end."""
+    settings: dict[str, object] = {
         "version": 0.1, "log": {"level": "warn"},
         "storage": {"filesystem": {"rootdirectory": str(directory / "data")}},
-        "http": {"addr": host}}))
-    with (directory / "registry.log").open("wb") as out:
+        "http": {"addr": host}}
+    if htpasswd is not None:
+        settings["auth"] = {"htpasswd": {"realm": "kajitori", "path": str(htpasswd)}}
+    config = directory / "config.yml"
+    config.write_text(yaml.safe_dump(settings))
+    with (directory / "registry.log").open("ab") as out:
         process = subprocess.Popen([REGISTRY_BINARY, "serve", str(config)], stdout=out,
                                    stderr=out)
     try:
@@ -147,15 +145,26 @@ def running_tutorial_registry(directory: Path) -> Iterator[TutorialRegistry]:
             try:
                 with urllib.request.urlopen(f"http://{host}/v2/", timeout=1):
                     break
+            except urllib.error.HTTPError:
+                break  # 401: up, and asking for credentials
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_tutorial_registry(directory: Path) -> Iterator[TutorialRegistry]:
+    """The registry with every tutorial image (see the module doc); stopped at the end."""
+    images = build_all()
+    host = f"127.0.0.1:{agentnode.free_port()}"
+    with serving_registry(directory, host):
         for built in {id(b): b for b in images.values()}.values():
             push(host, built)
         registries_file = directory / "registries.yaml"
         registries_file.write_text(registries_yaml(host))
         yield TutorialRegistry(host=host, registries_file=registries_file, images=images)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

@@ -230,6 +230,10 @@ def _matches(key_host: str, key_path: str, ref: ImageReference) -> bool:
 
 
 def _auth_config(server: str, entry: dict[str, Any]) -> api_pb2.AuthConfig:
+    """The CRI credentials of one pull-secret entry. No `server_address`, as upstream's keyring
+    leaves it out: the entry was matched to the image already, and containerd 1.6 parses a
+    server address as a URL, refusing a bare `host:port` ("first path segment in URL cannot
+    contain colon")."""
     username, password = str(entry.get("username") or ""), str(entry.get("password") or "")
     auth = str(entry.get("auth") or "")
     if auth and not username:
@@ -238,7 +242,6 @@ def _auth_config(server: str, entry: dict[str, Any]) -> api_pb2.AuthConfig:
         except (binascii.Error, UnicodeDecodeError):
             log.warning("undecodable auth for registry %s in a pull secret", server)
     return api_pb2.AuthConfig(username=username, password=password, auth=auth,
-                              server_address=server,
                               identity_token=str(entry.get("identitytoken") or ""),
                               registry_token=str(entry.get("registrytoken") or ""))
 

