@@ -27,6 +27,7 @@ import collections
 import dataclasses
 import itertools
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Self
 
@@ -35,6 +36,8 @@ from kajitori.storage.interface import Obj, Page, WatchEvent
 
 log = logging.getLogger(__name__)
 
+COMPACTION_INTERVAL = 300.0
+"""Seconds a continue token lives (upstream's `--etcd-compaction-interval`, 5 minutes)."""
 DEFAULT_WINDOW = 10_000
 """Events kept for watches to resume from (upstream's watch cache grows to 100 * 1024)."""
 
@@ -58,15 +61,21 @@ class WatchCache:
 
     def __init__(self, *, revision: int, objects: Iterable[tuple[str, Obj]],
                  events: Iterable[WatchEvent], floor: int, window: int = DEFAULT_WINDOW,
-                 watcher_queue: int = DEFAULT_WATCHER_QUEUE) -> None:
+                 watcher_queue: int = DEFAULT_WATCHER_QUEUE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         """`objects` are the current state at `revision`; `events` the recent history with
-        revisions in (floor, revision], oldest first (a restart passes what it reloaded)."""
+        revisions in (floor, revision], oldest first (a restart passes what it reloaded).
+        `clock` (seconds) ages continue tokens."""
         if window < 1 or watcher_queue < 1:
             raise ValueError("window and watcher_queue must be positive")
         self._objects: dict[str, Obj] = dict(objects)
         self._keys: list[str] = sorted(self._objects)
         self._events: collections.deque[WatchEvent] = collections.deque(maxlen=window)
         self._floor = floor
+        self._clock = clock
+        self._revision_marks: collections.deque[tuple[float, int]] = collections.deque()
+        """(time, revision) at most once a second: what the revision was a while ago."""
+        self._continue_floor = floor
         for event in events:
             self._append(event)
         self._revision = revision
@@ -81,8 +90,17 @@ class WatchCache:
 
     @property
     def floor(self) -> int:
-        """The oldest revision a watch or a continue token may start from."""
+        """The oldest revision a watch may start from."""
         return self._floor
+
+    @property
+    def continue_floor(self) -> int:
+        """The oldest revision a continue token may carry: the revision of COMPACTION_INTERVAL
+        ago, as upstream's apiserver compacts etcd every five minutes. Later pages are read
+        from the current state (no snapshot), so only the age of a token matters; tying it
+        to the watch window instead would expire a long paged list (`kubectl get pods -A`
+        of a large, busy cluster) within seconds."""
+        return self._continue_floor
 
     def get(self, key: str) -> Obj:
         """The current object at `key`; raises KeyNotFound."""
@@ -98,13 +116,14 @@ class WatchCache:
         With `limit` > 0 at most `limit` objects and, when keys remain after the last one, a
         continue token. `remaining` counts the keys after the page, and is None without a
         next page or with a predicate (upstream omits remainingItemCount under selectors).
-        Raises InvalidContinue for a token we cannot read, Compacted for one older than `floor`.
+        Raises InvalidContinue for a token we cannot read, Compacted for one older than
+        `continue_floor`.
         """
         start, revision = prefix, self._revision
         if continue_token:
             start, revision = continuetoken.decode(continue_token, prefix=prefix)
-            if revision < self._floor:
-                raise errors.Compacted(prefix, requested=revision, oldest=self._floor)
+            if revision < self._continue_floor:
+                raise errors.Compacted(prefix, requested=revision, oldest=self._continue_floor)
         index = bisect.bisect_left(self._keys, start)
         end = self._prefix_end(prefix)
         items: list[Obj] = []
@@ -138,6 +157,7 @@ class WatchCache:
                 self._objects[event.key] = event.object
             self._append(event)
             self._revision = event.revision
+        self._mark()
         for watcher in list(self._watchers):
             watcher.push(events)
 
@@ -171,6 +191,16 @@ class WatchCache:
 
     def _unregister(self, watcher: CacheWatcher) -> None:
         self._watchers.discard(watcher)
+
+    def _mark(self) -> None:
+        """Record the revision now (once a second at most) and move the continue floor to
+        the newest revision at least COMPACTION_INTERVAL old."""
+        now = self._clock()
+        marks = self._revision_marks
+        if not marks or now - marks[-1][0] >= 1.0:
+            marks.append((now, self._revision))
+        while marks and now - marks[0][0] >= COMPACTION_INTERVAL:
+            self._continue_floor = max(self._continue_floor, marks.popleft()[1])
 
     def _append(self, event: WatchEvent) -> None:
         if len(self._events) == self._events.maxlen:

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from kajitori.storage import errors
+from kajitori.storage import errors, watchcache
 from kajitori.storage.interface import EventType, WatchEvent
 from kajitori.storage.watchcache import WatchCache
 
@@ -154,3 +154,29 @@ def test_list_remaining_counts_keys_after_the_page_under_the_prefix_only() -> No
     page = cache.list(PREFIX, limit=2)
 
     assert page.remaining == 3
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_continue_token_lives_five_minutes_whatever_the_watch_window() -> None:
+    clock = Clock()
+    cache = WatchCache(revision=0, objects=[], events=[], floor=0, window=3, clock=clock)
+    cache.apply([event(r, f"p{r}") for r in range(1, 5)])
+    first = cache.list(PREFIX, limit=2)
+    clock.now = 10.0
+    cache.apply([event(r, f"q{r}") for r in range(5, 50)])  # far past the window of 3
+
+    assert cache.floor > first.revision
+    assert [o["metadata"]["name"] for o in cache.list(
+        PREFIX, limit=2, continue_token=first.continue_token).items] == ["p3", "p4"]
+
+    clock.now = 10.0 + watchcache.COMPACTION_INTERVAL
+    cache.apply([event(50, "r50")])
+    with pytest.raises(errors.Compacted, match=r"^too old resource version: 4 \(49\)$"):
+        cache.list(PREFIX, limit=2, continue_token=first.continue_token)
