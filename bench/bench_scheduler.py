@@ -299,6 +299,9 @@ async def time_lists(http: aiohttp.ClientSession) -> list[str]:
         params = {"limit": str(LIST_PAGE)} | ({"continue": token} if token else {})
         async with http.get("/api/v1/pods", params=params, timeout=timeout) as response:
             page = orjson.loads(await response.read())
+        if response.status != 200:
+            raise RuntimeError(f"page {pages + 1} of the paged list: {response.status} "
+                               f"{page.get('message', '')}")
         items += len(page["items"])
         pages += 1
         token = page["metadata"].get("continue") or ""
@@ -349,6 +352,8 @@ async def end_to_end(target: apiclient.Target, *, pods: int, fill: int, workers:
                 await wait_bound(phase)
                 report(phase.describe())
             watcher.cancel()
+        report("RSS with every pod bound: " + ", ".join(
+            f"{name} {apiclient.rss_mib(pid):,.0f} MiB" for name, pid in processes.items()))
         for line in await time_lists(http):
             report(line)
 
