@@ -26,7 +26,7 @@ def test_up_with_simulated_nodes_then_sigterm(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     process = subprocess.Popen(
         [sys.executable, "-m", "kajitori.cli.main", "up", "--data-dir", str(data_dir),
-         "--https-port", "0", "--sim-nodes", "2"],
+         "--https-port", "0", "--sim-nodes", "2", "--disable-agent"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         first_line = process.stdout.readline() if process.stdout else ""
