@@ -9,15 +9,14 @@
  * Each connection is served by a forked child, so a slow client cannot hold up a probe.
  */
 #define _GNU_SOURCE
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "httpserve.h"
 
 #define LIVENESS_PORT 8080
 #define HEALTHY_SECONDS 10.0
@@ -35,31 +34,6 @@ static void respond(int fd, int status, const char *reason, const char *headers,
     dprintf(fd, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                 "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
             status, reason, strlen(body), headers, body);
-}
-
-/* Reads the request head and returns its target ("/healthz?x=y"), or NULL. */
-static char *request_target(int fd, char *buf, size_t size) {
-    size_t used = 0;
-    struct timeval timeout = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    while (used < size - 1) {
-        ssize_t n = read(fd, buf + used, size - 1 - used);
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-        buf[used] = '\0';
-        if (strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n"))
-            break;
-    }
-    buf[used] = '\0';
-    char *target = strchr(buf, ' ');
-    if (!target)
-        return NULL;
-    target++;
-    char *end = strchr(target, ' ');
-    if (end)
-        *end = '\0';
-    return target;
 }
 
 static void serve_liveness(int fd) {
@@ -88,28 +62,7 @@ static void serve_liveness(int fd) {
 
 static int liveness(void) {
     clock_gettime(CLOCK_MONOTONIC, &started);
-    int server = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(LIVENESS_PORT),
-                               .sin_addr.s_addr = htonl(INADDR_ANY)};
-    setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(server, (struct sockaddr *)&addr, sizeof addr) || listen(server, 128)) {
-        perror("listen on :8080");
-        return 1;
-    }
-    signal(SIGCHLD, SIG_IGN);
-    for (;;) {
-        int fd = accept(server, NULL, NULL);
-        if (fd < 0)
-            continue;
-        if (fork() == 0) {
-            close(server);
-            serve_liveness(fd);
-            shutdown(fd, SHUT_WR);
-            close(fd);
-            _exit(0);
-        }
-        close(fd);
-    }
+    return serve_forever(LIVENESS_PORT, 128, serve_liveness, 1, "listen on :8080");
 }
 
 static void leave(int sig) {

@@ -16,7 +16,8 @@ is `images/<name>/recipe.json`:
   than the container. Packages are fetched with `apt-get download` (the lists must exist:
   `apt-get update`), verified against the lists' SHA256, and kept under the cache by digest;
 - `programs` (optional): `{"path/in/image": "src/x.c"}`, small C programs compiled statically
-  with the host's `gcc` (stand-ins for upstream's Go binaries: agnhost, goproxy...);
+  with the host's `gcc` (stand-ins for upstream's Go binaries: agnhost, goproxy...), with
+  `images/common` on the include path for what they share;
 - `files`: a directory (or list of them, later wins) of files copied in as they are;
 - `directories` (`{"path": "mode[:uid:gid]"}`) and `symlinks` (`{"path": "target"}`);
 - `config`: the OCI image config (`Entrypoint`, `Cmd`, `Env`, `WorkingDir`, `User`,
@@ -65,6 +66,8 @@ TUTORIAL_RECIPES = ("busybox", "nginx", "redis", "stress", "vish-stress", "agnho
 """The images the Kubernetes pod tutorials run (nodes pull them from a registry mirror)."""
 
 RECIPES_DIR = Path(__file__).resolve().parents[3] / "images"
+COMMON_DIR_NAME = "common"
+"""`images/common`: headers the recipes' C programs share (not a recipe)."""
 """`images/` at the top of the repository."""
 BUILDER_VERSION = "3"
 """Part of every cache key: bump it when this module's output changes."""
@@ -107,6 +110,9 @@ class Recipe:
     symlinks: Mapping[str, str] = dataclasses.field(default_factory=dict)
     source: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     """The recipe.json as read: part of the cache key."""
+    include_dir: Path | None = None
+    """Headers the programs share (`images/common`): on the compiler's include path and
+    part of the cache key."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +154,8 @@ def load_recipe(name: str, *, recipes_dir: Path = RECIPES_DIR) -> Recipe:
                   programs={path: (directory / src).resolve()
                             for path, src in data.get("programs", {}).items()},
                   directories=dict(data.get("directories", {})),
-                  symlinks=dict(data.get("symlinks", {})), source=data)
+                  symlinks=dict(data.get("symlinks", {})), source=data,
+                  include_dir=(recipes_dir / COMMON_DIR_NAME).resolve())
 
 
 def default_cache_dir() -> Path:
@@ -286,6 +293,9 @@ def cache_key(recipe: Recipe, *, packages: Iterable[DebianPackage] = ()) -> str:
         h.update(oct(path.stat().st_mode & 0o777).encode() + path.read_bytes())
     for rel, source in sorted(recipe.programs.items()):
         h.update(rel.encode() + b"\0" + source.read_bytes())
+    if recipe.programs and recipe.include_dir is not None and recipe.include_dir.is_dir():
+        for header in sorted(recipe.include_dir.iterdir()):
+            h.update(header.name.encode() + b"\0" + header.read_bytes())
     for package in packages:
         h.update(f"{package.name}\0{package.sha256}\0".encode())
     return h.hexdigest()[:16]
@@ -398,11 +408,12 @@ def _needed_libraries(content: bytes) -> list[str]:
     return needed
 
 
-def _compile(source: Path, *, into: Path) -> bytes:
+def _compile(source: Path, *, into: Path, include_dir: Path | None) -> bytes:
     if shutil.which(_CC[0]) is None:
         raise ImageBuildError(f"{_CC[0]} is needed to build images with programs "
                               "(apt-get install gcc libc6-dev)")
-    _run([*_CC, "-o", str(into), str(source)])
+    include = ["-I", str(include_dir)] if include_dir is not None else []
+    _run([*_CC, *include, "-o", str(into), str(source)])
     return into.read_bytes()
 
 
@@ -435,7 +446,8 @@ def layer_tar(recipe: Recipe, *, packages: Iterable[DebianPackage] = (),
                 _run(["dpkg-deb", "-x", str(deb), str(extracted)])
             rootfs.add_tree(extracted, excludes=_PACKAGE_EXCLUDES)
             for rel, source in sorted(recipe.programs.items()):
-                rootfs.file(rel, _compile(source, into=Path(tmp, "program")), mode=0o755)
+                rootfs.file(rel, _compile(source, into=Path(tmp, "program"),
+                                          include_dir=recipe.include_dir), mode=0o755)
     for rel, path in _extra_files(recipe).items():
         rootfs.file(rel, path.read_bytes(), mode=path.stat().st_mode & 0o777)
     for rel, spec in sorted(recipe.directories.items()):
