@@ -8,6 +8,8 @@ Constructors take the *qualified resource* (`pods`, `deployments.apps`) the way 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -232,3 +234,15 @@ def rejected_request() -> StatusError:
     body = status(422, "Invalid", REJECTED_REQUEST)
     body["details"] = {}
     return StatusError(body)
+
+
+@contextlib.contextmanager
+def ignore_not_found() -> Iterator[None]:
+    """Lets a 404 of the block pass: for a client's write to an object that may be gone
+    already (deleted by someone else, or by an earlier try whose answer was lost), where gone
+    is as good as done. Any other error propagates."""
+    try:
+        yield
+    except StatusError as exc:
+        if exc.code != 404:
+            raise

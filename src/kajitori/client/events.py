@@ -153,13 +153,10 @@ class EventRecorder:
         try:
             written = None
             if patch is not None:
-                try:
+                with errors.ignore_not_found():
                     written = await self._client.patch(
                         f"{collection}/{meta.name(event)}", patch,
                         patch_type=rest.STRATEGIC_MERGE_PATCH)
-                except errors.StatusError as exc:
-                    if exc.code != 404:
-                        raise
             if written is None:  # new, or the repeated one is gone: create it afresh
                 fresh = {**event, "metadata": {k: v for k, v in event["metadata"].items()
                                                if k != "resourceVersion"}}

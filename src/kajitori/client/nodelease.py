@@ -167,12 +167,9 @@ class NodeLeaseController:
 
     async def _ensure(self, name: str) -> tuple[Obj, bool]:
         """(the Lease, whether it was just created, renewed by creation)."""
-        try:
+        with errors.ignore_not_found():
             return await self._client.get(rest.resource_path(
                 *LEASES, namespace=NODE_LEASE_NAMESPACE, name=name)), False
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise
         lease = new_lease(name, self._uids[name],
                           duration=self._settings.node_lease_duration_seconds,
                           renew_time=micro_time(self._wall()))

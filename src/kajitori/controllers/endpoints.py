@@ -234,11 +234,8 @@ class EndpointsController(servicepods.ServiceQueue):
         path = rest.resource_path(*ENDPOINTS, namespace=namespace, name=name)
         if service is None:
             self._triggers.delete(key)
-            try:
+            with errors.ignore_not_found():
                 await self._client.delete(path)
-            except errors.StatusError as exc:
-                if exc.code != 404:
-                    raise
             return
         if not servicepods.is_managed(service):
             return

@@ -275,13 +275,10 @@ class GarbageCollector:
         path = self._path(identity)
         if path is None:
             return
-        try:
+        with errors.ignore_not_found():
             await self._client.delete(path, options={
                 "kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": policy,
                 "preconditions": {"uid": identity.uid}})
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise
 
     async def _patch_metadata(self, identity: graphbuilder.ObjectReference,
                               change: Any) -> None:

@@ -128,11 +128,8 @@ async def truncate_history(client: rest.RESTClient, owned: list[Obj], *, live: s
     for revision in dead[:max(0, len(dead) - limit)]:
         path = rest.resource_path(*CONTROLLER_REVISIONS, namespace=meta.namespace(revision),
                                   name=meta.name(revision))
-        try:
+        with errors.ignore_not_found():
             await client.delete(path)
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise
 
 
 async def write_status(client: rest.RESTClient, path: str, *, cached: Obj, status: Obj) -> Obj:

@@ -542,12 +542,9 @@ class JobController:
                 return  # adopted meanwhile
         if not has_tracking_finalizer(pod):
             return
-        try:
+        with errors.ignore_not_found():
             await self._pod_control.patch_pod(meta.namespace(pod), meta.name(pod),
                                               REMOVE_TRACKING_FINALIZER_PATCH)
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise
 
     # --- sync ---
 

@@ -195,13 +195,10 @@ class LocalPathProvisioner:
         for the claim's pod (the library's rescheduleProvisioning)."""
         updated = copy.deepcopy(claim)
         del meta.metadata(updated)["annotations"][pvindex.ANN_SELECTED_NODE]
-        try:
+        with errors.ignore_not_found():
             await self._client.update(rest.resource_path(
                 *pvindex.CLAIMS, namespace=meta.namespace(claim), name=meta.name(claim)),
                 updated)
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise
 
     def _failed(self, claim: Obj, class_name: str, error: str) -> None:
         self.recorder.event(claim, events.WARNING, PROVISIONING_FAILED,
@@ -224,13 +221,10 @@ class LocalPathProvisioner:
             return
         log.info("deleting volume %s (its data at %s stays on the node)", name,
                  (spec.get("hostPath") or {}).get("path", ""))
-        try:
+        with errors.ignore_not_found():
             await self._client.delete(rest.resource_path(*pvindex.VOLUMES, name=name),
                                       options={"kind": "DeleteOptions", "apiVersion": "v1",
                                                "preconditions": {"uid": meta.uid(volume)}})
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise
 
 
 def new_local_path_provisioner(client: rest.RESTClient, *,

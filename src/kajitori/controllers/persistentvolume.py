@@ -486,13 +486,10 @@ class PersistentVolumeController:
         if provisioner and not provisioner.startswith(IN_TREE_PREFIX):
             return  # the external provisioner deletes it
         log.info("deleting released volume %s (reclaim policy Delete)", meta.name(volume))
-        try:
+        with errors.ignore_not_found():
             await self._client.delete(self._volume_path(volume), options={
                 "kind": "DeleteOptions", "apiVersion": "v1",
                 "preconditions": {"uid": meta.uid(volume)}})
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise
 
     async def _update_volume_phase(self, volume: Obj, phase: str) -> Obj:
         status = volume.get("status") or {}

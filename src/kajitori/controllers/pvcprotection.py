@@ -97,13 +97,10 @@ class PVCProtectionController:
     async def _set_finalizers(self, claim: Obj, finalizers: list[str]) -> None:
         updated = copy.deepcopy(claim)
         meta.metadata(updated)["finalizers"] = finalizers
-        try:
+        with errors.ignore_not_found():
             await self._client.update(rest.resource_path(
                 *pvindex.CLAIMS, namespace=meta.namespace(claim), name=meta.name(claim)),
                 updated)
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise
 
 
 def new_pvc_protection_controller(client: rest.RESTClient, *,

@@ -58,12 +58,9 @@ class PVProtectionController:
     async def _set_finalizers(self, volume: Obj, finalizers: list[str]) -> None:
         updated = copy.deepcopy(volume)
         meta.metadata(updated)["finalizers"] = finalizers
-        try:
+        with errors.ignore_not_found():
             await self._client.update(
                 rest.resource_path(*pvindex.VOLUMES, name=meta.name(volume)), updated)
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise
 
 
 def new_pv_protection_controller(client: rest.RESTClient, *,

@@ -403,11 +403,8 @@ class StatefulSetController:
         for claim in (set_.get("spec") or {}).get("volumeClaimTemplates") or []:
             path = rest.resource_path(*PVCS, namespace=meta.namespace(set_),
                                       name=claim_name(claim, set_, ordinal))
-            try:
+            with errors.ignore_not_found():
                 await self._client.delete(path)
-            except errors.StatusError as exc:
-                if exc.code != 404:
-                    raise
 
     async def _update_status(self, set_: Obj, pods: list[Obj], *, current: Obj, update: Obj,
                              collision: int) -> None:

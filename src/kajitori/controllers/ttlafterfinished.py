@@ -111,10 +111,7 @@ class TTLAfterFinishedController:
         if not self._expired(fresh):
             return
         log.info("cleaning up Job %s", key)
-        try:
+        with errors.ignore_not_found():
             await self._client.delete(path, options={
                 "kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground",
                 "preconditions": {"uid": meta.uid(fresh)}})
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise

@@ -292,13 +292,10 @@ class Evaluator:
         for victim in candidate.victims:
             path = rest.resource_path("", "v1", "pods", namespace=victim.namespace,
                                       name=victim.name)
-            try:
+            with errors.ignore_not_found():
                 await client.patch(f"{path}/status", {"status": {"conditions": [condition]}},
                                    patch_type=rest.STRATEGIC_MERGE_PATCH)
                 await client.delete(path)
-            except errors.StatusError as exc:
-                if exc.code != 404:
-                    raise
             self._handle.recorder.event(victim.pod, events.NORMAL, REASON_PREEMPTED,
                                         f"Preempted by pod {pod.uid} on node {node_name}")
         nominator = self._handle.nominator
@@ -312,12 +309,9 @@ class Evaluator:
             return
         path = rest.resource_path("", "v1", "pods", namespace=pod.namespace, name=pod.name,
                                   subresource="status")
-        try:
+        with errors.ignore_not_found():
             await self._handle.client.patch(path, {"status": {"nominatedNodeName": None}},
                                             patch_type=rest.MERGE_PATCH)
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise
 
 
 def _importance(pod: types.PodInfo) -> tuple[int, str]:

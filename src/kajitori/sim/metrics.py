@@ -206,12 +206,9 @@ class MetricsReporter:
                                                    namespace=meta.namespace(pod)),
                                 pod_metrics(pod, timestamp=timestamp, window=window))
             for ns, name in self._published.get(node, set()) - current:
-                try:
+                with errors.ignore_not_found():
                     await self._client.delete(rest.resource_path(GROUP, VERSION, "pods",
                                                                  namespace=ns, name=name))
-                except errors.StatusError as exc:
-                    if exc.code != 404:
-                        raise
             self._published[node] = current
 
     async def _put(self, collection: str, obj: Obj) -> None:

@@ -387,11 +387,8 @@ async def cleanup_deployment(dc: SyncContext, old_rss: list[Obj], d: Obj) -> Non
                 meta.deletion_timestamp(rs):
             continue
         log.debug("cleaning up replica set %s of deployment %s", meta.name(rs), meta.name(d))
-        try:
+        with errors.ignore_not_found():
             await dc.client.delete(_path(REPLICASETS, rs))
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise
 
 
 def calculate_status(all_rss: list[Obj | None], new_rs: Obj | None, d: Obj, *,
