@@ -53,15 +53,12 @@ anti-affinity group over hostnames fit on 500 of the 5,000 nodes."""
 WORKLOADS = ("plain", "spread", "anti")
 """Issue #4's workloads of `--pods` pods each, in its order; `fill` (plain) comes after."""
 PODS_PATH = "/api/v1/namespaces/default/pods"
-SERVICE_ACCOUNT_PATH = "/api/v1/namespaces/default/serviceaccounts/default"
 LIST_PAGE = 500
 """The page size kubectl lists with (`--chunk-size` default)."""
 WATCH_SECONDS = 86400
 """The bind watch's timeoutSeconds: longer than any run."""
 STALL_SECONDS = 300
 """A phase fails when none of its pods gets bound for this long."""
-REGISTRATION_WAIT = 900
-"""Seconds to wait, at most, for the simulated nodes to register."""
 
 
 def make_node(i: int) -> dict[str, Any]:
@@ -132,13 +129,6 @@ def run_scheduler(kubeconfig: str) -> None:
     from kajitori import scheduler as scheduler_
 
     asyncio.run(scheduler_.run(kubeconfig=Path(kubeconfig), leader_elect=False))
-
-
-async def count_nodes(http: aiohttp.ClientSession) -> int:
-    async with http.get("/api/v1/nodes", params={"limit": "1"}) as response:
-        body = orjson.loads(await response.read())
-    listed = len(body.get("items") or [])
-    return listed + int((body.get("metadata") or {}).get("remainingItemCount") or 0)
 
 
 @dataclass
@@ -274,17 +264,6 @@ async def wait_bound(phase: Phase) -> None:
             await asyncio.wait_for(phase.done.wait(), STALL_SECONDS)
 
 
-async def wait_service_account(http: aiohttp.ClientSession) -> None:
-    """Wait for the serviceaccount controller to create `default/default`: pods are admitted
-    only with an existing account."""
-    for _ in range(REGISTRATION_WAIT):
-        async with http.get(SERVICE_ACCOUNT_PATH) as response:
-            if response.status == 200:
-                return
-        await asyncio.sleep(1)
-    raise RuntimeError(f"no {SERVICE_ACCOUNT_PATH} after {REGISTRATION_WAIT} s")
-
-
 async def time_lists(http: aiohttp.ClientSession) -> list[str]:
     """Time a client listing every pod: one GET without a limit, then pages of LIST_PAGE
     following `continue` as kubectl does; each to the last item decoded."""
@@ -325,15 +304,9 @@ async def end_to_end(target: apiclient.Target, *, pods: int, fill: int, workers:
     async with contextlib.AsyncExitStack() as stack:
         http = await stack.enter_async_context(apiclient.session(target, connections=4,
                                                                  context=context))
-        began = time.monotonic()
-        for _ in range(REGISTRATION_WAIT):
-            if await count_nodes(http) >= nodes:
-                break
-            await asyncio.sleep(1)
-        else:
-            raise RuntimeError(f"fewer than {nodes} nodes after {REGISTRATION_WAIT} s")
-        report(f"{nodes} simulated nodes registered in {time.monotonic() - began:.1f} s")
-        await wait_service_account(http)
+        registered = await apiclient.wait_nodes(http, nodes)
+        report(f"{nodes} simulated nodes registered in {registered:.1f} s")
+        await apiclient.wait_service_account(http)
         async with http.get(PODS_PATH, params={"limit": "1"}) as response:
             version = orjson.loads(await response.read())["metadata"]["resourceVersion"]
         sessions = [await stack.enter_async_context(apiclient.session(
@@ -373,9 +346,8 @@ def main_e2e(args: argparse.Namespace) -> None:
             asyncio.run(end_to_end(server.target, pods=args.pods, fill=args.fill,
                                    workers=args.workers, nodes=args.nodes,
                                    processes=processes, report=print))
-            print(f"RSS: server {apiclient.rss_mib(server.pid):,.0f} MiB, scheduler "
-                  f"{apiclient.rss_mib(processes['scheduler']):,.0f} MiB, simulator "
-                  f"{apiclient.rss_mib(simulator):,.0f} MiB")
+            print("RSS after the lists: " + ", ".join(
+                f"{name} {apiclient.rss_mib(pid):,.0f} MiB" for name, pid in processes.items()))
         finally:
             scheduler_.kill()
             scheduler_.join()
