@@ -83,14 +83,20 @@ def default_mode(source: Obj) -> int:
     return DEFAULT_MODE if mode is None else int(mode)
 
 
-async def set_up(context: plugin.SetUpContext) -> plugin.MountedVolume:
-    source = context.volume.get("configMap") or {}
-    name = str(source.get("name") or "")
+async def config_map_payload(context: plugin.SetUpContext, source: Obj, *, name: str,
+                             default_mode: int) -> atomicwriter.Payload:
+    """The files of ConfigMap `name` as `source` (a volume's or a projection's `configMap`:
+    `items`, `optional`) selects them; VolumeError when it is missing and not optional."""
     optional = bool(source.get("optional"))
     found = await context.lookup.config_map(context.namespace, name)
     if found is None and not optional:
         raise plugin.VolumeError(ERR_NOT_FOUND.format(name=name))
-    payload = make_payload(source.get("items"), config_map_data(found),
-                           default_mode=default_mode(source), optional=optional,
-                           missing_key=ERR_MISSING_KEY)
+    return make_payload(source.get("items"), config_map_data(found), default_mode=default_mode,
+                        optional=optional, missing_key=ERR_MISSING_KEY)
+
+
+async def set_up(context: plugin.SetUpContext) -> plugin.MountedVolume:
+    source = context.volume.get("configMap") or {}
+    payload = await config_map_payload(context, source, name=str(source.get("name") or ""),
+                                       default_mode=default_mode(source))
     return await write_volume(context, context.volume_dir(PLUGIN_NAME), payload)

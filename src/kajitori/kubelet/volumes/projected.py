@@ -29,22 +29,12 @@ async def _source_payload(context: plugin.SetUpContext, source: Obj, *,
                           default_mode: int) -> atomicwriter.Payload:
     if source.get("configMap") is not None:
         ref = source["configMap"]
-        name, optional = str(ref.get("name") or ""), bool(ref.get("optional"))
-        found = await context.lookup.config_map(context.namespace, name)
-        if found is None and not optional:
-            raise plugin.VolumeError(configmap.ERR_NOT_FOUND.format(name=name))
-        return configmap.make_payload(ref.get("items"), configmap.config_map_data(found),
-                                      default_mode=default_mode, optional=optional,
-                                      missing_key=configmap.ERR_MISSING_KEY)
+        return await configmap.config_map_payload(context, ref, name=str(ref.get("name") or ""),
+                                                  default_mode=default_mode)
     if source.get("secret") is not None:
         ref = source["secret"]
-        name, optional = str(ref.get("name") or ""), bool(ref.get("optional"))
-        found = await context.lookup.secret(context.namespace, name)
-        if found is None and not optional:
-            raise plugin.VolumeError(secret.ERR_NOT_FOUND.format(name=name))
-        return configmap.make_payload(ref.get("items"), secret.secret_data(found),
-                                      default_mode=default_mode, optional=optional,
-                                      missing_key=secret.ERR_MISSING_KEY)
+        return await secret.secret_payload(context, ref, name=str(ref.get("name") or ""),
+                                           default_mode=default_mode)
     if source.get("downwardAPI") is not None:
         return downwardapi.collect_data(source["downwardAPI"].get("items") or [], context.pod,
                                         default_mode=default_mode,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from kajitori.kubelet.volumes import configmap, emptydir, plugin
+from kajitori.kubelet.volumes import atomicwriter, configmap, emptydir, plugin
 
 Obj = dict[str, Any]
 
@@ -28,16 +28,23 @@ def secret_data(secret: Obj | None) -> dict[str, bytes]:
     return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
 
 
-async def set_up(context: plugin.SetUpContext) -> plugin.MountedVolume:
-    source = context.volume.get("secret") or {}
-    name = str(source.get("secretName") or "")
+async def secret_payload(context: plugin.SetUpContext, source: Obj, *, name: str,
+                         default_mode: int) -> atomicwriter.Payload:
+    """The files of Secret `name` as `source` (a volume's or a projection's `secret`:
+    `items`, `optional`) selects them; VolumeError when it is missing and not optional."""
     optional = bool(source.get("optional"))
     found = await context.lookup.secret(context.namespace, name)
     if found is None and not optional:
         raise plugin.VolumeError(ERR_NOT_FOUND.format(name=name))
-    payload = configmap.make_payload(source.get("items"), secret_data(found),
-                                     default_mode=configmap.default_mode(source),
-                                     optional=optional, missing_key=ERR_MISSING_KEY)
+    return configmap.make_payload(source.get("items"), secret_data(found),
+                                  default_mode=default_mode, optional=optional,
+                                  missing_key=ERR_MISSING_KEY)
+
+
+async def set_up(context: plugin.SetUpContext) -> plugin.MountedVolume:
+    source = context.volume.get("secret") or {}
+    payload = await secret_payload(context, source, name=str(source.get("secretName") or ""),
+                                   default_mode=configmap.default_mode(source))
     path = context.volume_dir(PLUGIN_NAME)
     if context.mounter.can_mount():
         size = emptydir.memory_size(context.pod, size_limit=None,
