@@ -63,7 +63,9 @@ class FieldError:
         return cls(field, "FieldValueTypeInvalid", f"Invalid value: {_go_value(value)}: {detail}")
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
+        """`<field>: <message>`, as field.Error prints, also for an error about the whole
+        object (field "": `: Forbidden: ...`)."""
+        return f"{self.field}: {self.message}"
 
 
 def _go_value(value: Any) -> str:
