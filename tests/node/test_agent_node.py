@@ -185,3 +185,39 @@ def test_a_killed_agent_restarts_over_its_running_pods_and_starts_nothing_twice(
 
     assert asyncio.run(sandboxes()) == 1
     agent_node.kubectl("delete", "pod", "kjt-survivor", "--grace-period=1", "--timeout=60s")
+
+
+def test_describe_node_shows_capacity_system_info_pods_allocated_resources_and_events(
+        agent_node: AgentNode) -> None:
+    agent_node.wait("node not Ready", agent_node.ready)
+    agent_node.kubectl("run", "kjt-requests", "--image=busybox", "--restart=Never",
+                       "--image-pull-policy=IfNotPresent", "--overrides", json.dumps({
+                           "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                               "name": "kjt-requests", "image": "busybox",
+                               "imagePullPolicy": "IfNotPresent",
+                               "command": ["sleep", "3600"],
+                               "resources": {"requests": {"cpu": "100m", "memory": "64Mi"},
+                                             "limits": {"cpu": "200m",
+                                                        "memory": "128Mi"}}}]}}))
+    agent_node.pod_uids.append(json.loads(agent_node.kubectl(
+        "get", "pod", "kjt-requests", "-o", "json"))["metadata"]["uid"])
+    agent_node.wait("pod not Running", lambda: agent_node.kubectl(
+        "get", "pod", "kjt-requests", "-o", "jsonpath={.status.phase}") == "Running")
+
+    described = agent_node.kubectl("describe", "node", agent_node.name)
+
+    for section in ("Capacity:", "Allocatable:", "System Info:", "Non-terminated Pods:",
+                    "Allocated resources:", "Events:"):
+        assert f"\n{section}" in described
+    assert "Container Runtime Version:  containerd://1.6.20~ds1" in described
+    assert f"Kernel Version:             {platform.release()}" in described
+    [pod_row] = [line for line in described.splitlines() if " kjt-requests " in line]
+    assert pod_row.split()[:3] == ["default", "kjt-requests", "100m"]
+    assert "64Mi (" in pod_row and "128Mi (" in pod_row
+    allocated = described.split("Allocated resources:")[1].split("Events:")[0]
+    [cpu_row] = [line for line in allocated.splitlines() if line.strip().startswith("cpu ")]
+    assert cpu_row.split()[1].endswith("m") and cpu_row.split()[2].endswith("%)")
+    events = described.split("\nEvents:")[1]
+    assert "Starting kubelet." in events
+    assert f"Node {agent_node.name} status is now: NodeReady" in events
+    agent_node.kubectl("delete", "pod", "kjt-requests", "--grace-period=1", "--timeout=60s")
