@@ -15,7 +15,9 @@ import asyncio
 import ipaddress
 import json
 import platform
+import ssl
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +26,7 @@ import pytest
 from agentnode import AgentNode, running_agent_node, skip_reason
 
 from kajitori.kubelet import cri, nodestatus
+from kajitori.pki import certs
 
 pytestmark = pytest.mark.node
 
@@ -213,11 +216,40 @@ def test_describe_node_shows_capacity_system_info_pods_allocated_resources_and_e
     assert f"Kernel Version:             {platform.release()}" in described
     [pod_row] = [line for line in described.splitlines() if " kjt-requests " in line]
     assert pod_row.split()[:3] == ["default", "kjt-requests", "100m"]
-    assert "64Mi (" in pod_row and "128Mi (" in pod_row
+    assert "64Mi (" in pod_row
+    assert "128Mi (" in pod_row
     allocated = described.split("Allocated resources:")[1].split("Events:")[0]
     [cpu_row] = [line for line in allocated.splitlines() if line.strip().startswith("cpu ")]
-    assert cpu_row.split()[1].endswith("m") and cpu_row.split()[2].endswith("%)")
+    assert cpu_row.split()[1].endswith("m")
+    assert cpu_row.split()[2].endswith("%)")
     events = described.split("\nEvents:")[1]
     assert "Starting kubelet." in events
     assert f"Node {agent_node.name} status is now: NodeReady" in events
     agent_node.kubectl("delete", "pod", "kjt-requests", "--grace-period=1", "--timeout=60s")
+
+
+def test_the_kubelet_asks_the_apiserver_who_may_call_it(agent_node: AgentNode) -> None:
+    agent_node.wait("node not Ready", agent_node.ready)
+    pki = certs.PKIPaths(agent_node.kubeconfig.parent / "pki")
+
+    def get_pods(cn: str, groups: tuple[str, ...]) -> tuple[int, str]:
+        cert_pem, key_pem = certs.issue_client_cert(pki, cn, groups=groups)
+        cert, key = agent_node.data_dir / f"{cn}.crt", agent_node.data_dir / f"{cn}.key"
+        cert.write_bytes(cert_pem)
+        key.write_bytes(key_pem)
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.load_cert_chain(cert, key)
+        url = f"https://127.0.0.1:{agent_node.port}/pods"
+        try:
+            with urllib.request.urlopen(url, context=context, timeout=10) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.read().decode()
+
+    assert get_pods("jane", ("dev",)) == (
+        403, "Forbidden (user=jane, verb=get, resource=nodes, subresource=proxy)")
+    status, body = get_pods("kube-apiserver-kubelet-client", ("kubeadm:cluster-admins",))
+    assert status == 200
+    assert json.loads(body)["kind"] == "PodList"

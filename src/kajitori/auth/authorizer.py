@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kajitori.api import errors
-from kajitori.auth.user import ALL_AUTHENTICATED, SYSTEM_PRIVILEGED_GROUP, UserInfo
+from kajitori.auth.user import (
+    ALL_AUTHENTICATED,
+    CLUSTER_ADMINS_GROUP,
+    SYSTEM_PRIVILEGED_GROUP,
+    UserInfo,
+)
 
 
 @dataclass(frozen=True)
@@ -90,13 +95,16 @@ def _default_grant(attrs: Attributes) -> bool:
 
 
 class MastersOnlyAuthorizer:
-    """Allows members of `system:masters` everything and every authenticated user what
-    upstream's default discovery and basic-user roles grant; denies the rest, giving no reason
-    (as RBAC gives none for a plain miss, so the message reads the same once RBAC replaces
-    this)."""
+    """Allows members of `system:masters` everything, and members of `kubeadm:cluster-admins`
+    too (the `cluster-admin` binding kubeadm's bootstrap creates: the apiserver's kubelet
+    client carries that group, and kubelets ask whether it may proxy to them); every
+    authenticated user what upstream's default discovery and basic-user roles grant; denies
+    the rest, giving no reason (as RBAC gives none for a plain miss, so the message reads the
+    same once RBAC replaces this)."""
 
     def authorize(self, attrs: Attributes) -> Decision:
-        if attrs.user is not None and SYSTEM_PRIVILEGED_GROUP in attrs.user.groups:
+        if attrs.user is not None and {SYSTEM_PRIVILEGED_GROUP, CLUSTER_ADMINS_GROUP} & \
+                set(attrs.user.groups):
             return ALLOWED
         if attrs.user is not None and _default_grant(attrs):
             return ALLOWED

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 SYSTEM_PRIVILEGED_GROUP = "system:masters"
 """Members may do everything; no authorizer is asked (upstream's superuser short cut)."""
+CLUSTER_ADMINS_GROUP = "kubeadm:cluster-admins"
+"""kubeadm binds this group to the `cluster-admin` ClusterRole (ClusterRoleBinding
+`kubeadm:cluster-admins`); the apiserver's kubelet client certificate carries it."""
 ALL_AUTHENTICATED = "system:authenticated"
 ALL_UNAUTHENTICATED = "system:unauthenticated"
 ANONYMOUS = "system:anonymous"

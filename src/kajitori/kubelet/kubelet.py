@@ -14,8 +14,8 @@ images so an offline node runs pods, and then runs, all in one TaskGroup until c
   prober (`prober`), fed by the pod sources: the API's pods of this node (`podsource`) and the
   static pods (`staticpods`);
 - the cleaner of this node's deleted local-path volumes (`localvolumes`);
-- the kubelet's HTTPS server (`server`: logs, exec, attach, port-forward for the apiserver)
-  and `/healthz` on 127.0.0.1:10248.
+- the kubelet's HTTPS server (`server`: logs, exec, attach, port-forward for the apiserver,
+  each client authorized by the apiserver, `auth`) and `/healthz` on 127.0.0.1:10248.
 
 Stopping the kubelet (cancellation, SIGTERM, kill -9) leaves containerd and the pods running:
 the next kubelet adopts them, as upstream's does.
@@ -36,6 +36,7 @@ from aiohttp import web
 from kajitori.api import meta
 from kajitori.client import events, nodelease, rest
 from kajitori.kubelet import (
+    auth,
     cni,
     containerd,
     cri,
@@ -137,7 +138,8 @@ class Kubelet:
         self.server = server.KubeletServer(
             self, runtime, root_dir=settings.root_dir, node_name=name,
             node_ip=settings.node_ip, client_ca=client_ca, address=settings.address,
-            port=settings.port)
+            port=settings.port, authorizer=auth.WebhookAuthorizer.over(client)
+            if settings.authorization_mode == auth.MODE_WEBHOOK else None)
 
     def _api_pod(self, pod: Obj) -> Obj | None:
         """The API's copy of `pod` as the informer last saw it (a static pod's is its mirror

@@ -9,11 +9,11 @@ streamLocation build (`apiserver/handlers/nodeproxy.py`). Logs are read by
 Serving certificate: as upstream without `--tls-cert-file`, a self-signed certificate for the
 node's host name and IP, kept as `<root>/pki/kubelet.crt` and `kubelet.key` and made again when
 it expired or no longer names the node. Clients authenticate with a certificate signed by the
-cluster CA (`client_ca`), as the apiserver's `apiserver-kubelet-client` does.
+cluster CA (`client_ca`), as the apiserver's `apiserver-kubelet-client` does; the certificate's
+user is then authorized by `authorizer` (`kajitori.kubelet.auth`: a SubjectAccessReview for
+`nodes/proxy`, `nodes/stats`, ... as upstream's Webhook mode; AlwaysAllow by default).
 
-Departures from upstream: no authorization (upstream asks the apiserver with a
-SubjectAccessReview, `nodes/proxy` etc.): any client certificate of the cluster CA may call
-every endpoint; no stats, metrics, checkpoint or debugging endpoints.
+Departures from upstream: no checkpoint or debugging endpoints.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kajitori.kubelet import logs, runtime, streaming
+from kajitori.kubelet import auth, logs, runtime, streaming
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,15 @@ class KubeletServer:
 
     def __init__(self, host: HostInterface, runtime_service: runtime.RuntimeService, *,
                  root_dir: Path, node_name: str, node_ip: str, client_ca: bytes,
-                 address: str = "0.0.0.0", port: int = DEFAULT_PORT) -> None:
+                 address: str = "0.0.0.0", port: int = DEFAULT_PORT,
+                 authorizer: auth.Authorizer | None = None) -> None:
         self._host = host
         self._runtime = runtime_service
         self._root_dir = root_dir
         self._node_name = node_name
         self._node_ip = node_ip
         self._client_ca = client_ca
+        self._authorizer = authorizer or auth.AlwaysAllow()
         self._address = address
         self.port = port
         self._runner: web.AppRunner | None = None
@@ -135,8 +137,14 @@ class KubeletServer:
     async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
         ssl_object = request.transport.get_extra_info("ssl_object") if request.transport \
             else None
-        if ssl_object is None or ssl_object.getpeercert() is None:
+        peer_cert = ssl_object.getpeercert() if ssl_object is not None else None
+        if not peer_cert:
             return web.Response(status=401, text=UNAUTHORIZED)
+        denied = await auth.first_denial(self._authorizer, auth.request_attributes(
+            auth.user_of_certificate(peer_cert), method=request.method, path=request.path,
+            node_name=self._node_name))
+        if denied is not None:
+            return web.Response(status=403, text=denied.forbidden())
         response: web.StreamResponse = await handler(request)
         return response
 

@@ -87,6 +87,10 @@ class KubeletSettings:
     """`address`: where the kubelet server listens."""
     port: int = 10250
     """`port`: the kubelet's HTTPS API (logs, exec, attach, port-forward)."""
+    authorization_mode: str = "Webhook"
+    """`authorization.mode`: `Webhook` asks the apiserver (SubjectAccessReview) whether a
+    client may call the kubelet's API, as kubeadm's and k3s's kubelets do; `AlwaysAllow`
+    admits every client certificate of the cluster CA (`kajitori.kubelet.auth`)."""
     healthz_port: int = 10248
     """`healthzPort`: `/healthz` on `healthz_bind_address`, plain HTTP; 0 disables it."""
     healthz_bind_address: str = "127.0.0.1"

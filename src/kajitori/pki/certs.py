@@ -41,8 +41,6 @@ APISERVER_COMMON_NAME = "kube-apiserver"
 APISERVER_KUBELET_CLIENT_COMMON_NAME = "kube-apiserver-kubelet-client"
 FRONT_PROXY_CLIENT_COMMON_NAME = "front-proxy-client"
 ADMIN_COMMON_NAME = "kubernetes-admin"
-CLUSTER_ADMINS_GROUP = "kubeadm:cluster-admins"
-"""kubeadm binds this group to the `cluster-admin` ClusterRole; it has no power without RBAC."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +138,7 @@ _APISERVER = _Leaf("apiserver", _ROOT_CA, APISERVER_COMMON_NAME, (), pkiutil.SER
 _LEAVES = (
     _APISERVER,
     _Leaf("apiserver-kubelet-client", _ROOT_CA, APISERVER_KUBELET_CLIENT_COMMON_NAME,
-          (CLUSTER_ADMINS_GROUP,), pkiutil.CLIENT_AUTH),
+          (user.CLUSTER_ADMINS_GROUP,), pkiutil.CLIENT_AUTH),
     _Leaf("front-proxy-client", _FRONT_PROXY_CA, FRONT_PROXY_CLIENT_COMMON_NAME, (),
           pkiutil.CLIENT_AUTH),
     _Leaf("admin", _ROOT_CA, ADMIN_COMMON_NAME, (user.SYSTEM_PRIVILEGED_GROUP,),
