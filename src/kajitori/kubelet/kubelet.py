@@ -14,6 +14,8 @@ images so an offline node runs pods, and then runs, all in one TaskGroup until c
   prober (`prober`), fed by the pod sources: the API's pods of this node (`podsource`) and the
   static pods (`staticpods`);
 - the cleaner of this node's deleted local-path volumes (`localvolumes`);
+- the stats provider (`stats`: node and pod usage from cgroups, CRI and the disks, sampled
+  every 10 s), which the server, eviction and image garbage collection read;
 - the kubelet's HTTPS server (`server`: logs, exec, attach, port-forward for the apiserver,
   each client authorized by the apiserver, `auth`) and `/healthz` on 127.0.0.1:10248.
 
@@ -49,6 +51,7 @@ from kajitori.kubelet import (
     prober,
     server,
     staticpods,
+    stats,
     statusmanager,
     volumes,
 )
@@ -135,10 +138,13 @@ class Kubelet:
         self.local_volumes = localvolumes.LocalVolumeCleaner(
             client, node_name=name, storage_root=settings.local_path_storage_root,
             node_labels=lambda: meta.labels(self.node_status.node or {}))
+        self.stats = stats.StatsProvider(self.get_pods, runtime, node_name=name,
+                                         root_dir=settings.root_dir)
         self.server = server.KubeletServer(
             self, runtime, root_dir=settings.root_dir, node_name=name,
             node_ip=settings.node_ip, client_ca=client_ca, address=settings.address,
-            port=settings.port, authorizer=auth.WebhookAuthorizer.over(client)
+            port=settings.port, stats_provider=self.stats,
+            authorizer=auth.WebhookAuthorizer.over(client)
             if settings.authorization_mode == auth.MODE_WEBHOOK else None)
 
     def _api_pod(self, pod: Obj) -> Obj | None:
@@ -213,6 +219,7 @@ class Kubelet:
             group.create_task(self.source.run(), name="pod-source")
             group.create_task(self.static_pods.run(), name="static-pods")
             group.create_task(self.local_volumes.run(), name="local-volumes")
+            group.create_task(self.stats.run(), name="stats")
             await self.source.pods.wait_for_sync()
             await self.static_pods.synced.wait()
             # Only now may pods the runtime runs but no source knows be cleaned up.

@@ -2,7 +2,8 @@
 
 Mirrors upstream's `pkg/kubelet/server/server.go`: `/containerLogs/{ns}/{pod}/{container}`,
 `/exec/{ns}/{pod}/{container}`, `/attach/{ns}/{pod}/{container}`, `/portForward/{ns}/{pod}`,
-`/pods`, `/healthz`, the paths and query parameters the apiserver's LogLocation /
+`/pods`, `/healthz`, `/stats/summary` and `/metrics/resource` (`kajitori.kubelet.stats`; 404
+without a stats provider), the paths and query parameters the apiserver's LogLocation /
 streamLocation build (`apiserver/handlers/nodeproxy.py`). Logs are read by
 `kajitori.kubelet.logs`; the streams are bridged to containerd by `kajitori.kubelet.streaming`.
 
@@ -38,7 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kajitori.kubelet import auth, logs, runtime, streaming
+from kajitori.kubelet import auth, logs, runtime, stats, statsmetrics, streaming
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ PKI_DIR_NAME = "pki"
 CERT_VALIDITY = datetime.timedelta(days=365)
 CERT_RENEW_BEFORE = datetime.timedelta(days=1)
 UNAUTHORIZED = "Unauthorized"
+PARSE_BOOL_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+"""What Go's strconv.ParseBool reads as true (upstream parses `only_cpu_and_memory` so)."""
 
 
 class HostInterface(Protocol):
@@ -76,7 +79,8 @@ class KubeletServer:
     def __init__(self, host: HostInterface, runtime_service: runtime.RuntimeService, *,
                  root_dir: Path, node_name: str, node_ip: str, client_ca: bytes,
                  address: str = "0.0.0.0", port: int = DEFAULT_PORT,
-                 authorizer: auth.Authorizer | None = None) -> None:
+                 authorizer: auth.Authorizer | None = None,
+                 stats_provider: stats.StatsProvider | None = None) -> None:
         self._host = host
         self._runtime = runtime_service
         self._root_dir = root_dir
@@ -84,6 +88,7 @@ class KubeletServer:
         self._node_ip = node_ip
         self._client_ca = client_ca
         self._authorizer = authorizer or auth.AlwaysAllow()
+        self._stats = stats_provider
         self._address = address
         self.port = port
         self._runner: web.AppRunner | None = None
@@ -104,6 +109,8 @@ class KubeletServer:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/pods", self._pods)
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._container_logs)
+        app.router.add_get("/stats/summary", self._stats_summary)
+        app.router.add_get("/metrics/resource", self._metrics_resource)
         for method in ("GET", "POST"):
             app.router.add_route(method, "/exec/{namespace}/{pod}/{container}", self._exec)
             app.router.add_route(method, "/attach/{namespace}/{pod}/{container}", self._attach)
@@ -155,6 +162,29 @@ class KubeletServer:
         body = {"kind": "PodList", "apiVersion": "v1", "metadata": {},
                 "items": self._host.get_pods()}
         return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    async def _stats_summary(self, request: web.Request) -> web.Response:
+        """upstream's `handleSummary`: the Summary, or only cpu and memory when asked."""
+        if self._stats is None:
+            raise web.HTTPNotFound()
+        try:
+            summary = await self._stats.summary()
+        except runtime.CRIError as exc:
+            raise web.HTTPInternalServerError(text=f"Internal Error: {exc}") from exc
+        if request.query.get("only_cpu_and_memory") in PARSE_BOOL_TRUE:
+            summary = stats.only_cpu_and_memory(summary)
+        return web.Response(body=orjson.dumps(summary), content_type="application/json")
+
+    async def _metrics_resource(self, _request: web.Request) -> web.Response:
+        if self._stats is None:
+            raise web.HTTPNotFound()
+        try:
+            summary: Obj | None = await self._stats.summary()
+        except runtime.CRIError:
+            log.exception("Error getting summary for resourceMetric prometheus endpoint")
+            summary = None
+        return web.Response(body=statsmetrics.render(summary).encode(),
+                            headers={"Content-Type": statsmetrics.CONTENT_TYPE})
 
     def _pod(self, request: web.Request) -> Obj:
         namespace, name = request.match_info["namespace"], request.match_info["pod"]
