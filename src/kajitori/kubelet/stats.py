@@ -494,8 +494,8 @@ class StatsProvider:
             out["cpu"] = self._rates.cpu_stats(key, now, plan.cpu_ns)
         elif cri is not None and cri.HasField("cpu") and cri.cpu.HasField(
                 "usage_core_nano_seconds"):
-            given = cri.cpu.usage_nano_cores.value if cri.cpu.HasField("usage_nano_cores") \
-                else None
+            # containerd 1.6 leaves the rate 0: computed here then.
+            given = cri.cpu.usage_nano_cores.value or None
             out["cpu"] = self._rates.cpu_stats(key, cri.cpu.timestamp,
                                                cri.cpu.usage_core_nano_seconds.value,
                                                given_rate=given)
