@@ -242,7 +242,7 @@ def _drop_none(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if v is not None}
 
 
-def fs_stats(time_ns: int, info: fsstats.FsInfo | None, *, used: int | None = None,
+def _fs_stats(time_ns: int, info: fsstats.FsInfo | None, *, used: int | None = None,
              inodes_used: int | None = None) -> Obj:
     """An `FsStats`: the filesystem's capacity from `info`, and what is used of it (the whole
     filesystem's use when `used` and `inodes_used` are None)."""
@@ -258,7 +258,7 @@ def fs_stats(time_ns: int, info: fsstats.FsInfo | None, *, used: int | None = No
     })
 
 
-def memory_stats(time_ns: int, memory: cgroupstats.MemoryUsage, *,
+def _memory_stats(time_ns: int, memory: cgroupstats.MemoryUsage, *,
                  limit: int | None = None) -> Obj:
     """A `MemoryStats`; `availableBytes` is `limit` (else the cgroup's own limit) less the
     working set, absent without a limit (cadvisor's `isMemoryUnlimited`)."""
@@ -359,7 +359,13 @@ class StatsProvider:
             age = (self._clock() - self._latest_ns) / NANOS
             if self._latest is not None and age < self.housekeeping_interval:
                 return self._latest
-            return await self._sample_locked()
+            try:
+                return await self._sample_locked()
+            except runtime.CRIError as exc:
+                if self._latest is None:
+                    raise
+                log.warning("stats: cannot list containers, serving the last sample: %s", exc)
+                return self._latest
 
     async def sample(self) -> Obj:
         """Take a sample now and return its Summary."""
@@ -436,10 +442,10 @@ class StatsProvider:
         if plan.cpu_ns is not None:
             node["cpu"] = self._rates.cpu_stats("node", now, plan.cpu_ns)
         if plan.memory is not None:
-            node["memory"] = memory_stats(now, plan.memory, limit=plan.memory_capacity)
-        node["fs"] = fs_stats(now, plan.fs)
+            node["memory"] = _memory_stats(now, plan.memory, limit=plan.memory_capacity)
+        node["fs"] = _fs_stats(now, plan.fs)
         image_usage = plan.image_usage
-        node["runtime"] = {"imageFs": fs_stats(
+        node["runtime"] = {"imageFs": _fs_stats(
             now, plan.image_fs,
             used=image_usage.used_bytes.value if image_usage is not None else None,
             inodes_used=image_usage.inodes_used.value if image_usage is not None else None)}
@@ -463,8 +469,8 @@ class StatsProvider:
         if plan.cpu_ns is not None:
             out["cpu"] = self._rates.cpu_stats(f"pod/{uid}", now, plan.cpu_ns)
         if plan.memory is not None:
-            out["memory"] = memory_stats(now, plan.memory)
-        volumes = [{**fs_stats(now, v.fs, used=v.usage.bytes, inodes_used=v.usage.inodes),
+            out["memory"] = _memory_stats(now, plan.memory)
+        volumes = [{**_fs_stats(now, v.fs, used=v.usage.bytes, inodes_used=v.usage.inodes),
                     "name": v.name}
                    for v in plan.volumes if v.usage is not None]
         if volumes:
@@ -479,7 +485,7 @@ class StatsProvider:
                 used, inodes = used + volume.usage.bytes, inodes + volume.usage.inodes
         if plan.etc_hosts_usage is not None:
             used, inodes = used + plan.etc_hosts_usage.bytes, inodes + plan.etc_hosts_usage.inodes
-        out["ephemeral-storage"] = fs_stats(now, root_fs, used=used, inodes_used=inodes)
+        out["ephemeral-storage"] = _fs_stats(now, root_fs, used=used, inodes_used=inodes)
         if plan.processes is not None:
             out["process_stats"] = {"process_count": plan.processes}
         return out
@@ -500,17 +506,17 @@ class StatsProvider:
                                                cri.cpu.usage_core_nano_seconds.value,
                                                given_rate=given)
         if plan.memory is not None:
-            out["memory"] = memory_stats(now, plan.memory)
+            out["memory"] = _memory_stats(now, plan.memory)
         elif cri is not None and cri.HasField("memory"):
             out["memory"] = _cri_memory_stats(cri.memory)
         if cri is not None and cri.HasField("writable_layer"):
             layer = cri.writable_layer
-            out["rootfs"] = fs_stats(
+            out["rootfs"] = _fs_stats(
                 layer.timestamp or now, image_fs,
                 used=layer.used_bytes.value if layer.HasField("used_bytes") else 0,
                 inodes_used=layer.inodes_used.value if layer.HasField("inodes_used") else 0)
         if plan.logs is not None:
-            out["logs"] = fs_stats(now, root_fs, used=plan.logs.bytes,
+            out["logs"] = _fs_stats(now, root_fs, used=plan.logs.bytes,
                                    inodes_used=plan.logs.inodes)
         return out
 

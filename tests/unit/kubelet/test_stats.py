@@ -214,6 +214,25 @@ async def test_summary_serves_the_last_sample_within_the_housekeeping_interval(
     assert again["node"]["cpu"]["usageCoreNanoSeconds"] == 200 * NANOS
 
 
+async def test_a_failed_sample_serves_the_last_one_and_fails_without_one(node: Node) -> None:
+    failing = True
+
+    async def list_pod_sandboxes(*, labels: dict[str, str] | None = None
+                                 ) -> list[api_pb2.PodSandbox]:
+        if failing:
+            raise runtime.CRIError("UNAVAILABLE", "connection refused")
+        return []
+
+    node.runtime.list_pod_sandboxes = list_pod_sandboxes  # type: ignore[method-assign]
+    with pytest.raises(runtime.CRIError):
+        await node.provider.summary()
+    failing = False
+    first = await node.provider.summary()
+    failing = True
+    node.now += 10 * NANOS
+    assert await node.provider.summary() is first
+
+
 # ---- pods and containers ---------------------------------------------------------------------
 
 
