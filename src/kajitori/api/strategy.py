@@ -181,6 +181,21 @@ def prepare_for_status_update(group: str, resource: str, new: Obj, old: Obj) -> 
         new["status"] = status
 
 
+def prepare_for_ephemeral_containers_update(new: Obj, old: Obj) -> None:
+    """A write to pods/<x>/ephemeralcontainers changes `spec.ephemeralContainers` only
+    (upstream's dropNonEphemeralContainerUpdates): the rest is the stored pod's."""
+    containers = (new.get("spec") or {}).get("ephemeralContainers")
+    resource_version = (new.get("metadata") or {}).get("resourceVersion", "")
+    new.clear()
+    new.update(copy.deepcopy(old))
+    new["metadata"]["resourceVersion"] = resource_version
+    spec = new.setdefault("spec", {})
+    if containers:
+        spec["ephemeralContainers"] = containers
+    else:
+        spec.pop("ephemeralContainers", None)
+
+
 def normalize_cluster_ips(new: Obj, old: Obj) -> None:
     """A write that changes only `clusterIP` changes the first of `clusterIPs` with it, as
     upstream's normalizeClusterIPs does, so validation sees (and refuses) the change."""

@@ -45,6 +45,9 @@ GENERATE_NAME_SUFFIX = 5
 GENERATE_NAME_ATTEMPTS = 8
 PATCH_RETRIES = 5
 
+EPHEMERAL_CONTAINERS = "ephemeralcontainers"
+"""pods/ephemeralcontainers: writes change spec.ephemeralContainers only."""
+
 FINALIZER_ORPHAN = "orphan"
 FINALIZER_FOREGROUND = "foregroundDeletion"
 
@@ -217,9 +220,10 @@ class Registry:
     def _has_status(self) -> bool:
         return self.resource.subresource("status") is not None
 
-    def _validate(self, obj: Obj, old: Obj | None) -> None:
+    def _validate(self, obj: Obj, old: Obj | None, *, subresource: str = "") -> None:
         problems = self.custom.validate(obj, old) if self.custom is not None else \
-            validation.validate(self.resource.group, self.resource.plural, obj, old=old)
+            validation.validate(self.resource.group, self.resource.plural, obj, old=old,
+                                subresource=subresource)
         if problems:
             raise errors.invalid(self.resource.kind, meta.name(obj), problems,
                                  group=self.resource.group)
@@ -327,6 +331,10 @@ class Registry:
                                                old)
         elif subresource == "finalize":
             strategy.prepare_for_finalize_update(obj, old)
+        elif subresource == EPHEMERAL_CONTAINERS:
+            defaults.apply_defaults(self.resource.group, self.resource.version,
+                                    self.resource.kind, obj)
+            strategy.prepare_for_ephemeral_containers_update(obj, old)
         elif self.custom is not None:
             self.custom.default(obj)
             self.custom.prepare_for_update(obj, old)
@@ -342,7 +350,7 @@ class Registry:
         await self.admission.admit(admission.Attributes(
             operation="UPDATE", resource=self.resource, namespace=meta.namespace(old),
             name=name, obj=obj, old=old, user=user, dry_run=dry_run))
-        self._validate(obj, old)
+        self._validate(obj, old, subresource=subresource)
         if _should_delete_during_update(obj, old):
             # The last finalizer is gone from an object being deleted: finish the deletion.
             return await self._remove(key, old, dry_run=dry_run)

@@ -77,7 +77,8 @@ VERB_HANDLERS: dict[str, Handler] = {
 # Subresources served so far; the generic registry serves status and finalize with the main
 # verb handlers, the verbs each allows come from discovery.
 SERVED_SUBRESOURCES = frozenset({"status", "finalize", "token", "scale", "binding",
-                                 "eviction", *nodeproxy.SUBRESOURCES})
+                                 "eviction", registry.EPHEMERAL_CONTAINERS,
+                                 *nodeproxy.SUBRESOURCES})
 
 
 @dataclass

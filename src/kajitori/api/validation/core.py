@@ -221,6 +221,77 @@ def validate_pod_spec(spec: Obj, path: str) -> list[FieldError]:
         if value:
             out += objectmeta.invalid_each(f"{path}.{key}", value, names.is_dns1123_label(value))
     out += scheduling.validate_tolerations(spec.get("tolerations") or [], f"{path}.tolerations")
+    out += validate_ephemeral_containers(spec, f"{path}.ephemeralContainers", volumes=volumes,
+                                         host_users=host_users)
+    return out
+
+
+# The EphemeralContainerCommon fields upstream's allow-list refuses (ports, resources, restart
+# rules, probes and lifecycle: a debugging container must not become part of the workload), in
+# the struct's declaration order, which is the order of their errors.
+EPHEMERAL_FORBIDDEN_FIELDS = ("ports", "resources", "resizePolicy", "restartPolicy",
+                              "livenessProbe", "readinessProbe", "startupProbe", "lifecycle")
+EPHEMERAL_FIELD_FORBIDDEN = "cannot be set for an Ephemeral Container"
+EPHEMERAL_ON_CREATE = "cannot be set on create"
+STATIC_POD_EPHEMERAL = "static pods do not support ephemeral containers"
+EPHEMERAL_REMOVED = "existing ephemeral containers {name} may not be removed\n"
+EPHEMERAL_CHANGED = "existing ephemeral containers {name} may not be changed\n{diff}"
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def _is_zero(value: Any) -> bool:
+    """Go's reflect IsZero for a decoded JSON value: absent, empty, false, 0, or an object of
+    such values (`resources: {}` is no resources)."""
+    if isinstance(value, dict):
+        return all(_is_zero(v) for v in value.values())
+    return not value
+
+
+def validate_ephemeral_containers(spec: Obj, path: str, *, volumes: set[str],
+                                  host_users: bool = True) -> list[FieldError]:
+    """Upstream validateEphemeralContainers: each is a valid container whose name is unique
+    across every container of the pod, whose `targetContainerName` names an init or app
+    container, and which sets none of EPHEMERAL_FORBIDDEN_FIELDS nor a subPath."""
+    ephemeral = spec.get("ephemeralContainers") or []
+    if not ephemeral:
+        return []
+    others = {str(c.get("name")) for key in ("containers", "initContainers")
+              for c in spec.get(key) or []}
+    out = _validate_containers(ephemeral, path, volumes=volumes, seen=set(others),
+                               host_users=host_users)
+    for i, ctr in enumerate(ephemeral):
+        p = f"{path}[{i}]"
+        target = ctr.get("targetContainerName") or ""
+        if target and target not in others:
+            out.append(not_found(f"{p}.targetContainerName", target))
+        out += [FieldError.forbidden(f"{p}.{key}", EPHEMERAL_FIELD_FORBIDDEN)
+                for key in EPHEMERAL_FORBIDDEN_FIELDS if not _is_zero(ctr.get(key))]
+        for j, mount in enumerate(ctr.get("volumeMounts") or []):
+            out += [FieldError.forbidden(f"{p}.volumeMounts[{j}].{key}",
+                                         EPHEMERAL_FIELD_FORBIDDEN)
+                    for key in ("subPath", "subPathExpr") if mount.get(key)]
+    return out
+
+
+def validate_pod_ephemeral_containers_update(new: Obj, old: Obj) -> list[FieldError]:
+    """Upstream ValidatePodEphemeralContainersUpdate (a write to pods/ephemeralcontainers):
+    the new pod is valid, it is not a static pod's mirror, and every existing ephemeral
+    container is still there, unchanged (order may differ: a patch does not keep it)."""
+    out = validate_pod_spec(new.get("spec") or {}, "spec")
+    if MIRROR_POD_ANNOTATION in ((old.get("metadata") or {}).get("annotations") or {}):
+        return [FieldError.forbidden("", STATIC_POD_EPHEMERAL)]
+    path = "spec.ephemeralContainers"
+    by_name = {c.get("name"): c for c in (new.get("spec") or {}).get("ephemeralContainers") or []}
+    for container in (old.get("spec") or {}).get("ephemeralContainers") or []:
+        name = container.get("name")
+        current = by_name.get(name)
+        if current is None:
+            out.append(FieldError.forbidden(path, EPHEMERAL_REMOVED.format(
+                name=_go_value(name))))
+        elif current != container:
+            out.append(FieldError.forbidden(path, EPHEMERAL_CHANGED.format(
+                name=_go_value(name), diff=_struct_diff("core.EphemeralContainer", container,
+                                                        current))))
     return out
 
 
@@ -236,7 +307,13 @@ def validate_pod_template(template: Obj | None, path: str) -> list[FieldError]:
 
 
 def validate_pod(pod: Obj) -> list[FieldError]:
-    return validate_pod_spec(pod.get("spec") or {}, "spec")
+    """Upstream ValidatePodCreate: a valid spec without ephemeral containers (they are added
+    through pods/ephemeralcontainers only)."""
+    spec = pod.get("spec") or {}
+    out = validate_pod_spec(spec, "spec")
+    if spec.get("ephemeralContainers"):
+        out.append(FieldError.forbidden("spec.ephemeralContainers", EPHEMERAL_ON_CREATE))
+    return out
 
 
 def validate_pod_update(new: Obj, old: Obj) -> list[FieldError]:
@@ -292,7 +369,12 @@ def _with_updatable_from(new: Obj, old: Obj) -> Obj:
 def _spec_diff(old: Obj, new: Obj) -> str:
     """A short `-`/`+` listing of the spec fields that differ. Upstream prints go-cmp's
     diff of the internal PodSpec, which this does not try to reproduce."""
-    lines = ["  core.PodSpec{"]
+    return _struct_diff("core.PodSpec", old, new)
+
+
+def _struct_diff(type_name: str, old: Obj, new: Obj) -> str:
+    """`_spec_diff` for any internal struct named `type_name`."""
+    lines = [f"  {type_name}{{"]
     for key in sorted(set(old) | set(new)):
         if old.get(key) != new.get(key):
             if key in old:

@@ -59,6 +59,13 @@ _KIND_RULES: dict[tuple[str, str], tuple[Create, Update | None]] = {
 }
 
 
+# Subresources with update rules of their own (upstream's per-subresource strategies), in
+# place of the kind's ValidateUpdate.
+_SUBRESOURCE_RULES: dict[tuple[str, str, str], Update] = {
+    ("", "pods", "ephemeralcontainers"): core.validate_pod_ephemeral_containers_update,
+}
+
+
 def name_rule(group: str, resource: str) -> objectmeta.NameRule:
     """The rule `metadata.name` (and `generateName`) of a built-in resource must pass."""
     return _NAME_RULES.get((group, resource), objectmeta.dns_subdomain)
@@ -69,13 +76,16 @@ def _namespaced() -> dict[tuple[str, str], bool]:
     return {(r.group, r.plural): r.namespaced for r in catalogue.builtin().all()}
 
 
-def validate(group: str, resource: str, obj: Obj, *, old: Obj | None = None) -> list[FieldError]:
+def validate(group: str, resource: str, obj: Obj, *, old: Obj | None = None,
+             subresource: str = "") -> list[FieldError]:
     """Every FieldError of a create (`old` is None) or an update of a defaulted object; empty
-    when valid. The apiserver raises `errors.invalid(kind, name, errs, group=group)` on a
-    non-empty answer. Like upstream, the generic path-segment name check runs only once the
-    kind's own rules pass, so users see the more specific message."""
+    when valid. `subresource`: the update was written through it (its own rules, if any,
+    replace the kind's update rules). The apiserver raises `errors.invalid(kind, name, errs,
+    group=group)` on a non-empty answer. Like upstream, the generic path-segment name check
+    runs only once the kind's own rules pass, so users see the more specific message."""
     namespaced = _namespaced().get((group, resource), True)
     create, update = _KIND_RULES.get((group, resource), (None, None))
+    update = _SUBRESOURCE_RULES.get((group, resource, subresource), update)
     if old is None:
         errs = objectmeta.validate_object_meta(obj, namespaced=namespaced,
                                                name_rule=name_rule(group, resource))
