@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from kajitori.cli import logformat
 from kajitori.kubelet import settings as settings_
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--registries", type=Path, default=None,
                         help="registry mirrors and credentials, as k3s's registries.yaml "
                              "(default: DIR/registries.yaml if it exists)")
-    parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
-                        help="log verbosity")
+    logformat.add_flags(parser)
 
 
 def settings_from(args: argparse.Namespace) -> settings_.KubeletSettings:

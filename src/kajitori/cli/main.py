@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from kajitori.cli import agent, controllermanager, images, server
+from kajitori.cli import agent, controllermanager, images, logformat, server
 
 log = logging.getLogger("kajitori")
 
@@ -47,15 +47,13 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--disable-controller-manager", action="store_true",
                         help="do not run the controller manager")
     controllermanager.add_controllers_flag(parser)
-    parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
-                        help="log verbosity")
+    logformat.add_flags(parser)
 
 
 def _add_kubeconfig_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", type=Path, required=True,
                         help="the cluster to join, as an admin kubeconfig")
-    parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
-                        help="log verbosity")
+    logformat.add_flags(parser)
 
 
 def _add_controller_manager_flags(parser: argparse.ArgumentParser) -> None:
@@ -113,9 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbosity >= 4 else logging.INFO,
-                        format="%(levelname).1s%(asctime)s %(name)s] %(message)s",
-                        stream=sys.stderr)
+    try:
+        logformat.validate_and_apply(args)
+    except ValueError as exc:  # as kube-scheduler: the error alone, exit 1
+        print(exc, file=sys.stderr)
+        return 1
     with contextlib.suppress(ImportError):
         import uvloop
 

@@ -29,6 +29,7 @@ from kajitori.apiserver import server as apiserver
 from kajitori.apiserver.handlers import nodeproxy
 from kajitori.auth import authenticator as authn
 from kajitori.auth import serviceaccount, tokenfile
+from kajitori.cli import logformat
 from kajitori.pki import certs, kubeconfig, secureserving
 from kajitori.storage import sqlite
 
@@ -86,7 +87,7 @@ def components_args(args: argparse.Namespace, kubeconfig_path: Path) -> list[str
     if not wanted:
         return []
     return [sys.executable, "-m", "kajitori.cli.main", "components", "--kubeconfig",
-            str(kubeconfig_path), *wanted]
+            str(kubeconfig_path), *wanted, *logformat.child_flags(args)]
 
 
 def agent_args(args: argparse.Namespace, prepared: Prepared) -> list[str]:
@@ -101,7 +102,8 @@ def agent_args(args: argparse.Namespace, prepared: Prepared) -> list[str]:
                     "installed (see README), or use --sim-nodes N for simulated nodes", missing)
         return []
     return [sys.executable, "-m", "kajitori.cli.main", "agent", "--kubeconfig",
-            str(prepared.kubeconfig), "--data-dir", str(prepared.data_dir)]
+            str(prepared.kubeconfig), "--data-dir", str(prepared.data_dir),
+            *logformat.child_flags(args)]
 
 
 def node_runtime_missing() -> str:
