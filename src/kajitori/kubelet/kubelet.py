@@ -16,6 +16,9 @@ images so an offline node runs pods, and then runs, all in one TaskGroup until c
 - the cleaner of this node's deleted local-path volumes (`localvolumes`);
 - the stats provider (`stats`: node and pod usage from cgroups, CRI and the disks, sampled
   every 10 s), which the server, eviction and image garbage collection read;
+- the eviction manager (`eviction`): the node's pressure conditions, which the node status
+  reports and the pod admission honours, and pods evicted under pressure or over their local
+  storage limits, through the pod workers;
 - the kubelet's HTTPS server (`server`: logs, exec, attach, port-forward for the apiserver,
   each client authorized by the apiserver, `auth`) and `/healthz` on 127.0.0.1:10248.
 
@@ -42,6 +45,8 @@ from kajitori.kubelet import (
     cni,
     containerd,
     cri,
+    eviction,
+    evictionthresholds,
     images,
     localvolumes,
     lookup,
@@ -87,6 +92,19 @@ async def serving_healthz(address: str, port: int) -> AsyncIterator[None]:
         await runner.cleanup()
 
 
+def eviction_config(settings: settings_.KubeletSettings) -> eviction.Config:
+    """The eviction manager's configuration from the kubelet's settings. Raises ValueError
+    (upstream's words) for a threshold that cannot be parsed: the kubelet does not start."""
+    return eviction.Config(
+        thresholds=tuple(evictionthresholds.parse_threshold_config(
+            settings.eviction_hard, soft=settings.eviction_soft,
+            soft_grace_period=settings.eviction_soft_grace_period,
+            minimum_reclaim=settings.eviction_minimum_reclaim)),
+        pressure_transition_period=settings.eviction_pressure_transition_period,
+        max_pod_grace_period_seconds=settings.eviction_max_pod_grace_period,
+        local_storage_capacity_isolation=settings.local_storage_capacity_isolation)
+
+
 class Kubelet:
     """The kubelet of one node over a connected runtime; `run()` until cancelled.
 
@@ -120,10 +138,11 @@ class Kubelet:
         self.workers = podworker.PodWorkers(
             runtime, self.images, volumes=self.volumes, prober=self.prober,
             lookup=self.lookup, status_manager=self.status_manager, recorder=self.recorder,
-            settings=settings)
+            settings=settings, node_conditions=lambda: self.eviction.node_conditions())
         self.node_status = nodestatus.NodeStatusManager(
             client, runtime, runtime, settings=settings, recorder=self.recorder,
-            on_pod_cidr=self.configure_pod_cidr, node_ip=settings.node_ip)
+            on_pod_cidr=self.configure_pod_cidr, node_ip=settings.node_ip,
+            pressure=lambda: self.eviction.node_conditions())
         self.source = podsource.PodSource(
             client, node_name=name, updates=self.workers,
             on_mirror_change=lambda: self.static_pods.mirror_changed())
@@ -140,6 +159,10 @@ class Kubelet:
             node_labels=lambda: meta.labels(self.node_status.node or {}))
         self.stats = stats.StatsProvider(self.get_pods, runtime, node_name=name,
                                          root_dir=settings.root_dir)
+        self.eviction = eviction.EvictionManager(
+            self.stats, config=eviction_config(settings), terminator=self.workers,
+            active_pods=self.workers.active_pods, recorder=self.recorder, node_name=name,
+            on_conditions_changed=self.node_status.refresh)
         self.server = server.KubeletServer(
             self, runtime, root_dir=settings.root_dir, node_name=name,
             node_ip=settings.node_ip, client_ca=client_ca, address=settings.address,
@@ -220,6 +243,7 @@ class Kubelet:
             group.create_task(self.static_pods.run(), name="static-pods")
             group.create_task(self.local_volumes.run(), name="local-volumes")
             group.create_task(self.stats.run(), name="stats")
+            group.create_task(self.eviction.run(), name="eviction")
             await self.source.pods.wait_for_sync()
             await self.static_pods.synced.wait()
             # Only now may pods the runtime runs but no source knows be cleaned up.

@@ -16,8 +16,10 @@ The status loop also watches the Node's `spec.podCIDR` (set by the node IPAM con
 hands a new one to the kubelet (`on_pod_cidr`), which configures the pod network: until then
 the runtime reports NetworkReady=false and the node stays NotReady, as upstream.
 
-Departures: no pressure is ever reported (no eviction manager yet), so the three pressure
-conditions are always False.
+The pressure conditions (MemoryPressure, DiskPressure, PIDPressure) are True while the
+eviction manager (`kajitori.kubelet.eviction`, `pressure`) reports them, with upstream's
+reasons and messages (`KubeletHasInsufficientMemory`, `kubelet has insufficient memory
+available`, ...); the eviction manager wakes the status loop (`refresh`) when they change.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import logging
 import os
 import socket
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -86,6 +88,36 @@ CONDITION_EVENTS = {
     (nodestatus.READY, "False"): NODE_NOT_READY,
 }
 """The Event a condition's transition to a status records."""
+
+
+PRESSURE_CONDITIONS = {
+    nodestatus.MEMORY_PRESSURE: ("KubeletHasInsufficientMemory",
+                                 "kubelet has insufficient memory available"),
+    nodestatus.DISK_PRESSURE: ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+    nodestatus.PID_PRESSURE: ("KubeletHasInsufficientPID",
+                              "kubelet has insufficient PID available"),
+}
+"""A pressure condition's reason and message when it is True (upstream's setters)."""
+
+
+def with_pressure(conditions: list[Obj], pressure: Iterable[str], *,
+                  previous: list[Obj] | None, now: str) -> list[Obj]:
+    """`conditions` (all healthy) with the `pressure` ones True; a condition whose status
+    is unchanged from `previous` keeps its lastTransitionTime, a changed one gets `now`."""
+    true = set(pressure)
+    before = {c.get("type"): c for c in previous or []}
+    out = []
+    for condition in conditions:
+        kind = condition["type"]
+        if kind in true and kind in PRESSURE_CONDITIONS:
+            reason, message = PRESSURE_CONDITIONS[kind]
+            old = before.get(kind)
+            transition = old.get(nodestatus.TRANSITION) \
+                if old and old.get("status") == "True" else None
+            condition = {**condition, "status": "True", "reason": reason, "message": message,
+                         nodestatus.TRANSITION: transition or now}
+        out.append(condition)
+    return out
 
 
 def status_event_message(node_name: str, reason: str) -> str:
@@ -270,11 +302,13 @@ def is_extended_resource_name(name: str) -> bool:
 
 def node_status(settings: settings_.KubeletSettings, facts: NodeFacts, *, now: str,
                 not_ready: str, images: list[Obj], previous: list[Obj] | None = None,
-                server_capacity: dict[str, str] | None = None) -> Obj:
+                server_capacity: dict[str, str] | None = None,
+                pressure: Iterable[str] = ()) -> Obj:
     """The status the kubelet posts; `previous` are the conditions on the server and
     `server_capacity` its capacity, whose extended resources (advertised by a patch of the
     node's status, as in "Advertise Extended Resources for a Node") are kept and given to
-    allocatable too, as upstream's MachineInfo setter does."""
+    allocatable too, as upstream's MachineInfo setter does; `pressure` the pressure
+    conditions that are True."""
     capacity_ = capacity(facts.machine, max_pods=settings.max_pods)
     capacity_.update({name: value for name, value in (server_capacity or {}).items()
                       if is_extended_resource_name(name)})
@@ -283,7 +317,9 @@ def node_status(settings: settings_.KubeletSettings, facts: NodeFacts, *, now: s
         "allocatable": allocatable(capacity_, kube_reserved=settings.kube_reserved,
                                    system_reserved=settings.system_reserved,
                                    eviction_hard=settings.eviction_hard),
-        "conditions": nodestatus.conditions(now=now, previous=previous, not_ready=not_ready),
+        "conditions": with_pressure(
+            nodestatus.conditions(now=now, previous=previous, not_ready=not_ready), pressure,
+            previous=previous, now=now),
         "addresses": [{"type": "InternalIP", "address": facts.node_ip},
                       {"type": "Hostname", "address": settings.node_name}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": settings.port}},
@@ -351,13 +387,17 @@ class NodeStatusManager:
                  images: runtime_.ImageService, *, settings: settings_.KubeletSettings,
                  recorder: events.EventRecorder, on_pod_cidr: PodCIDRHandler,
                  node_ip: str, clock: clock_.Clock | None = None,
-                 wall: Wall | None = None) -> None:
+                 wall: Wall | None = None,
+                 pressure: Callable[[], Iterable[str]] = lambda: ()) -> None:
+        """`pressure` gives the pressure conditions now True (the kubelet passes the
+        eviction manager's `node_conditions`)."""
         self._client = client
         self._runtime = runtime
         self._images = images
         self._settings = settings
         self._recorder = recorder
         self._on_pod_cidr = on_pod_cidr
+        self._pressure = pressure
         self._node_ip = node_ip
         self._clock: clock_.Clock = clock or clock_.LoopClock()
         self._wall: Wall = wall or _utc_now
@@ -393,6 +433,11 @@ class NodeStatusManager:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._next_check()):
                         await self._wake.wait()
+
+    def refresh(self) -> None:
+        """Compute (and post, if it changed) the status now rather than at the next period:
+        the eviction manager calls this when the pressure conditions change."""
+        self._wake.set()
 
     def _next_check(self) -> float:
         """Seconds to the next sync: the update frequency, but soon while the network of a
@@ -458,7 +503,7 @@ class NodeStatusManager:
         self._not_ready = not_ready
         return node_status(self._settings, facts, now=meta.format_time(self._wall()),
                            not_ready=not_ready, images=images, previous=previous,
-                           server_capacity=server_capacity)
+                           server_capacity=server_capacity, pressure=self._pressure())
 
     async def sync(self) -> None:
         """One status update: apply a new podCIDR, compute the status, post it if it changed

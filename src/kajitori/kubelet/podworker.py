@@ -99,6 +99,8 @@ BACKOFF_RESET_SECONDS = 2 * apipodstatus.MAX_BACKOFF
 RETRY_SECONDS = 1.0
 """Seconds before a sync that raised is tried again."""
 RESOLV_CONF = Path("/etc/resolv.conf")
+TERMINATION_WAIT_SECONDS = 10.0
+"""Besides 1.5 times its grace period, how long `terminate_pod_abnormally` waits."""
 
 
 class VolumeManager(Protocol):
@@ -174,6 +176,27 @@ class CrashLoopBackOff:
             del self._entries[key]
 
 
+@dataclass(frozen=True)
+class Termination:
+    """An abnormal end the kubelet imposes on a pod (upstream's KillPodOptions with the
+    eviction manager's status function): its containers are killed with `grace_seconds` and
+    it is reported Failed with `reason`, `message` and `conditions` (DisruptionTarget)."""
+
+    reason: str
+    message: str
+    grace_seconds: int
+    conditions: tuple[Obj, ...] = ()
+
+    def apply(self, status: Obj) -> Obj:
+        """`status` made Failed, with the reason, message and conditions (replacing those of
+        the same type)."""
+        kinds = {c.get("type") for c in self.conditions}
+        conditions = [*self.conditions,
+                      *(c for c in status.get("conditions") or [] if c.get("type") not in kinds)]
+        return {**status, "phase": apipodstatus.FAILED, "reason": self.reason,
+                "message": self.message, "conditions": conditions}
+
+
 @dataclass
 class _Worker:
     """One pod's worker state."""
@@ -188,6 +211,10 @@ class _Worker:
     admitted: bool = False
     """The pod passed the kubelet's admission (`predicate.admit`), checked once."""
     rejected: bool = False
+    termination: Termination | None = None
+    """Set by `terminate_pod_abnormally` (an eviction): the pod is killed and Failed."""
+    terminated_event: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once a termination asked for has stopped every container."""
     task: asyncio.Task[None] | None = None
     timer: clock_.Timer | None = None
     due: float | None = None
@@ -277,8 +304,11 @@ class PodWorkers:
                  settings: settings_.KubeletSettings, clock: clock_.Clock | None = None,
                  wall_clock: Callable[[], float] = time.time,
                  host_dns: containerconfig.HostDNS | None = None,
-                 cgroup_root: Path = containerconfig.CGROUPFS_ROOT) -> None:
-        """`clock` paces relists, retries and back-off timers (tests: a FakeClock);
+                 cgroup_root: Path = containerconfig.CGROUPFS_ROOT,
+                 node_conditions: Callable[[], Sequence[str]] = lambda: ()) -> None:
+        """`node_conditions` gives the node's pressure conditions now True, which refuse new
+        pods (`predicate.admit_under_pressure`; the kubelet passes the eviction manager's);
+        `clock` paces relists, retries and back-off timers (tests: a FakeClock);
         `wall_clock` is epoch seconds, compared with the runtime's container times; `host_dns`
         None reads /etc/resolv.conf; `cgroup_root` is where removed pods' cgroups are cleaned
         up (tests: a directory of their own)."""
@@ -297,6 +327,7 @@ class PodWorkers:
             cluster_domain=settings.cluster_domain, memory_capacity=_memory_capacity(),
             host_dns=host_dns or read_host_dns())
         self._cgroup_root = cgroup_root
+        self._node_conditions = node_conditions
         self._backoff = CrashLoopBackOff()
         self._workers: dict[str, _Worker] = {}
         self._group: asyncio.TaskGroup | None = None
@@ -328,6 +359,34 @@ class PodWorkers:
         if worker is not None:
             worker.removed = True
             worker.wake.set()
+
+    def active_pods(self) -> list[Obj]:
+        """The pods admitted and not done (upstream's GetActivePods): not in a terminal
+        phase, not rejected, not terminated by the kubelet; those being deleted still
+        count until they are."""
+        return [w.pod for w in self._workers.values()
+                if not w.removed and not w.rejected and w.termination is None
+                and (w.pod.get("status") or {}).get("phase") not in apipodstatus.TERMINAL_PHASES]
+
+    async def terminate_pod_abnormally(self, pod: Obj, *, grace_seconds: int, reason: str,
+                                       message: str, conditions: Sequence[Obj] = ()) -> bool:
+        """End the pod as the eviction manager asks (upstream's TerminatePodAbnormallyAndWait):
+        its containers are killed with `grace_seconds` (the runtime's 2 s minimum applies),
+        and it is reported Failed with `reason`, `message` and `conditions`. Returns True once
+        it is terminated, False when the pod is not known or termination takes longer than
+        1.5 times the grace period plus 10 s (it goes on in the background)."""
+        worker = self._workers.get(meta.uid(pod))
+        if worker is None:
+            return False
+        worker.termination = Termination(reason, message, grace_seconds, tuple(conditions))
+        worker.terminated_event.clear()
+        worker.wake.set()
+        try:
+            async with asyncio.timeout(grace_seconds * 1.5 + TERMINATION_WAIT_SECONDS):
+                await worker.terminated_event.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def mark_sources_ready(self) -> None:
         """Every pod source has delivered: pods no source knows may now be cleaned up."""
@@ -530,6 +589,11 @@ class PodWorkers:
             self._prober.add_pod(pod)  # stops its liveness and startup probes
             await self._terminate(uid, worker)
             return False
+        if worker.termination is not None:
+            await self._terminate(uid, worker, remove=False,
+                                  grace=worker.termination.grace_seconds)
+            worker.terminated_event.set()
+            return False
         if (pod.get("status") or {}).get("phase") in apipodstatus.TERMINAL_PHASES:
             await self._terminate(uid, worker, remove=False)
             return False
@@ -544,7 +608,8 @@ class PodWorkers:
         (adopted) was admitted before."""
         pod = worker.pod
         rejection = predicate.admit(
-            pod, allowed_unsafe_sysctls=self._settings.allowed_unsafe_sysctls)
+            pod, allowed_unsafe_sysctls=self._settings.allowed_unsafe_sysctls,
+            node_conditions=self._node_conditions())
         if rejection is not None and not (await self.runtime_pod(uid)).containers:
             if not worker.rejected:
                 worker.rejected = True
@@ -566,6 +631,14 @@ class PodWorkers:
             terminal=terminal, reasons=worker.reasons, messages=messages,
             probed_ready=lambda name: self._prober.is_ready(uid, name),
             probed_started=lambda name: self._prober.is_started(uid, name))
+        if worker.termination is not None:
+            generated = worker.termination.apply(generated)
+        else:
+            # A Failed pod keeps why (Evicted, a rejection) when it is reported again.
+            old = pod.get("status") or {}
+            if old.get("phase") in apipodstatus.TERMINAL_PHASES:
+                generated.update({key: old[key] for key in ("reason", "message")
+                                  if key in old and key not in generated})
         self._status.set_pod_status(pod, generated, terminated=terminated)
 
     async def _messages(self, pod: Obj, status: podactions.RuntimePod) -> dict[str, str]:
@@ -790,9 +863,10 @@ class PodWorkers:
         remaining = max(int(grace - (self._clock.now() - started)), MINIMUM_GRACE_SECONDS)
         await self._runtime.stop_container(container_id, grace_seconds=remaining)
 
-    async def _kill_pod(self, pod: Obj, status: podactions.RuntimePod) -> None:
+    async def _kill_pod(self, pod: Obj, status: podactions.RuntimePod, *,
+                        grace: int | None = None) -> None:
         """Stop every running container, app containers first (together), then sidecars in
-        reverse order, then the sandboxes."""
+        reverse order, then the sandboxes; `grace` None: the pod's grace period."""
         uid = meta.uid(pod)
         sidecars = [str(c.get("name")) for c in (pod.get("spec") or {}).get("initContainers")
                     or [] if apipodstatus.is_sidecar(c)]
@@ -802,9 +876,9 @@ class PodWorkers:
         last = sorted((c for c in running if c.name in sidecars),
                       key=lambda c: sidecars.index(c.name), reverse=True)
         await asyncio.gather(*(self._kill_container(pod, c, message=MSG_KILLING.format(
-            name=c.name), pod_ip=pod_ip) for c in first))
+            name=c.name), pod_ip=pod_ip, grace=grace) for c in first))
         for container in last:
-            await self._kill_container(pod, container, pod_ip=pod_ip,
+            await self._kill_container(pod, container, pod_ip=pod_ip, grace=grace,
                                        message=MSG_KILLING.format(name=container.name))
         for container in running:
             self._prober.update_container(uid, container.name,
@@ -814,13 +888,14 @@ class PodWorkers:
             if sandbox.ready:
                 await self._runtime.stop_pod_sandbox(sandbox.id)
 
-    async def _terminate(self, uid: str, worker: _Worker, *, remove: bool = True) -> None:
+    async def _terminate(self, uid: str, worker: _Worker, *, remove: bool = True,
+                         grace: int | None = None) -> None:
         """Stop the pod and report it terminated (the status manager then deletes a pod
         being deleted). `remove`: the pod is being deleted (else it is done and its
-        containers stay for their logs)."""
+        containers stay for their logs); `grace` overrides the pod's grace period."""
         status = await self.runtime_pod(uid)
         if status.running() or any(s.ready for s in status.sandboxes):
-            await self._kill_pod(worker.pod, status)
+            await self._kill_pod(worker.pod, status, grace=grace)
             status = await self.runtime_pod(uid)
         if not worker.removed:
             self._report(uid, worker, status, messages=await self._messages(worker.pod, status),

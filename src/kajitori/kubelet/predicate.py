@@ -8,6 +8,12 @@ the runtime here, reports no such feature (containerd 2.0 does), so the node sta
 none and such pods are refused. The scheduler's own predicates (resources, ports, affinity) are
 the scheduler's business here and are not re-checked.
 
+Node pressure (the eviction manager's admit handler, `pkg/kubelet/eviction/eviction_manager.go`
+`Admit`, checked first as upstream registers it first): while the node has a pressure
+condition, a new pod is refused as `Evicted` (`The node had condition: [DiskPressure]. `),
+except a critical pod (static, mirror, or of system-critical priority); under MemoryPressure
+alone only BestEffort pods are refused, and not those tolerating the memory-pressure taint.
+
 Sysctls (`pkg/kubelet/sysctl`): a pod may set the safe sysctls, and those the node allows with
 `--allowed-unsafe-sysctls` (names, or prefixes ending in `*`) if the kernel namespaces them;
 any other is refused as `SysctlForbidden`, and so is a network sysctl in a hostNetwork pod or
@@ -16,10 +22,21 @@ an IPC one in a hostIPC pod, since it would change the host's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kajitori.api import qos, taints
+from kajitori.client import nodestatus
+from kajitori.kubelet import staticpods
+
 Obj = dict[str, Any]
+
+EVICTED = "Evicted"
+MSG_NODE_CONDITION = "The node had condition: [{conditions}]. "
+"""Upstream's nodeConditionMessageFmt with Go's `%v` of a list: names joined by spaces."""
+TAINT_MEMORY_PRESSURE = "node.kubernetes.io/memory-pressure"
+SYSTEM_CRITICAL_PRIORITY = 2_000_000_000
 
 SUPPLEMENTAL_GROUPS_POLICY_STRICT = "Strict"
 SUPPLEMENTAL_GROUPS_POLICY_NOT_SUPPORTED = "SupplementalGroupsPolicyNotSupported"
@@ -48,11 +65,38 @@ class Rejection:
     message: str
 
 
+def is_critical_pod(pod: Obj) -> bool:
+    """Upstream IsCriticalPod: a static or mirror pod, or one of system-critical priority."""
+    priority = (pod.get("spec") or {}).get("priority")
+    return staticpods.is_static_pod(pod) or staticpods.is_mirror_pod(pod) or \
+        (priority is not None and int(priority) >= SYSTEM_CRITICAL_PRIORITY)
+
+
+def admit_under_pressure(pod: Obj, node_conditions: Sequence[str]) -> Rejection | None:
+    """The eviction manager's admission: None when `pod` may start on a node with these
+    pressure conditions (True ones, in the eviction manager's order)."""
+    if not node_conditions or is_critical_pod(pod):
+        return None
+    if list(node_conditions) == [nodestatus.MEMORY_PRESSURE]:
+        if qos.pod_qos_class(pod) != qos.BEST_EFFORT:
+            return None
+        tolerations = (pod.get("spec") or {}).get("tolerations") or []
+        if taints.tolerated(tolerations, {"key": TAINT_MEMORY_PRESSURE,
+                                          "effect": taints.NO_SCHEDULE}):
+            return None
+    return Rejection(EVICTED, MSG_NODE_CONDITION.format(conditions=" ".join(node_conditions)))
+
+
 def admit(pod: Obj, *, supplemental_groups_policy: bool = False,
-          allowed_unsafe_sysctls: tuple[str, ...] = ()) -> Rejection | None:
+          allowed_unsafe_sysctls: tuple[str, ...] = (),
+          node_conditions: Sequence[str] = ()) -> Rejection | None:
     """None when the node can run `pod`; else why not. `supplemental_groups_policy`: the
     runtime honours Strict (the node's `status.features.supplementalGroupsPolicy`);
-    `allowed_unsafe_sysctls`: the kubelet's `--allowed-unsafe-sysctls`."""
+    `allowed_unsafe_sysctls`: the kubelet's `--allowed-unsafe-sysctls`; `node_conditions`:
+    the pressure conditions now True (`kajitori.kubelet.eviction`)."""
+    pressure = admit_under_pressure(pod, node_conditions)
+    if pressure is not None:
+        return pressure
     spec = pod.get("spec") or {}
     pod_sc = spec.get("securityContext") or {}
     policy = pod_sc.get("supplementalGroupsPolicy")

@@ -83,6 +83,24 @@ class KubeletSettings:
         default_factory=lambda: dict(DEFAULT_EVICTION_HARD))
     """`evictionHard`: signal → threshold; memory.available and nodefs.available are taken
     off allocatable memory and ephemeral-storage."""
+    eviction_soft: dict[str, str] = dataclasses.field(default_factory=dict)
+    """`evictionSoft`: signal → threshold met for its `eviction_soft_grace_period` before pods
+    are evicted (with `eviction_max_pod_grace_period`). Default none."""
+    eviction_soft_grace_period: dict[str, float] = dataclasses.field(default_factory=dict)
+    """`evictionSoftGracePeriod`: signal → seconds (the config file's durations, parsed);
+    every soft threshold needs one. Default none."""
+    eviction_max_pod_grace_period: int = 0
+    """`evictionMaxPodGracePeriod`, seconds (0): the grace period of a pod evicted for a soft
+    threshold (raised to the runtime's 2 s minimum)."""
+    eviction_pressure_transition_period: float = 300.0
+    """`evictionPressureTransitionPeriod`, seconds (5 min): how long a pressure condition
+    stays True after its threshold was last met, so it does not flap."""
+    eviction_minimum_reclaim: dict[str, str] = dataclasses.field(default_factory=dict)
+    """`evictionMinimumReclaim`: signal → quantity or percentage that must be freed beyond
+    the threshold before it counts as resolved. Default none."""
+    local_storage_capacity_isolation: bool = True
+    """`localStorageCapacityIsolation` (true): pods exceeding their ephemeral-storage
+    limits or emptyDir sizeLimits are evicted."""
     address: str = "0.0.0.0"
     """`address`: where the kubelet server listens."""
     port: int = 10250

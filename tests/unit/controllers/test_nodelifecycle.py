@@ -153,6 +153,35 @@ async def test_no_schedule_taints_follow_conditions_and_cordoning(
         ("node.kubernetes.io/not-ready", "NoSchedule")]
 
 
+async def test_pressure_conditions_become_no_schedule_taints_and_go_with_them(
+        client: rest.RESTClient) -> None:
+    ctl, _ = await setup(client)
+    node = await make_node(client, "n3")
+    for condition in node["status"]["conditions"]:
+        if condition["type"] in ("MemoryPressure", "DiskPressure", "PIDPressure"):
+            condition["status"] = "True"
+    node = await client.update(f"{NODES}/n3/status", node)
+    ctl._nodes.cache.put("n3", node)  # type: ignore[attr-defined]
+    await ctl.do_no_schedule_tainting_pass("n3")
+    taints = (await client.get(f"{NODES}/n3"))["spec"]["taints"]
+    assert sorted((t["key"], t["effect"]) for t in taints) == [
+        ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+        ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+        ("node.kubernetes.io/pid-pressure", "NoSchedule")]
+    relieved = await make_node_status(client, "n3")
+    ctl._nodes.cache.put("n3", relieved)  # type: ignore[attr-defined]
+    await ctl.do_no_schedule_tainting_pass("n3")
+    assert not (await client.get(f"{NODES}/n3"))["spec"].get("taints")
+
+
+async def make_node_status(client: rest.RESTClient, name: str) -> Obj:
+    """The node's conditions all healthy again."""
+    node = await client.get(f"{NODES}/{name}")
+    for condition in node["status"]["conditions"]:
+        condition["status"] = "True" if condition["type"] == "Ready" else "False"
+    return await client.update(f"{NODES}/{name}/status", node)
+
+
 def test_zone_state() -> None:
     ready, not_ready = {"status": "True"}, {"status": "Unknown"}
     compute = nodelifecycle.compute_zone_state

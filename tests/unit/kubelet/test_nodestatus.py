@@ -194,3 +194,32 @@ async def test_an_unchanged_status_is_posted_only_when_the_report_is_due(tmp_pat
         await manager.sync()
         ready = (await client.get("/api/v1/nodes/node-b"))["status"]["conditions"][3]
         assert (ready["status"], ready["reason"]) == ("False", "KubeletNotReady")
+
+
+def test_pressure_conditions_come_from_the_eviction_manager() -> None:
+    facts = nodestatus.NodeFacts(machine=MACHINE, node_ip="192.0.2.10",
+                                 runtime_version="containerd://1.6.20")
+    kubelet = settings.KubeletSettings(node_name="node-a")
+    healthy = nodestatus.node_status(kubelet, facts, now="2026-01-01T00:00:00Z", not_ready="",
+                                     images=[])["conditions"]
+    pressed = nodestatus.node_status(
+        kubelet, facts, now="2026-01-01T00:00:10Z", not_ready="", images=[],
+        previous=healthy, pressure=["MemoryPressure", "DiskPressure"])["conditions"]
+    assert [(c["type"], c["status"], c["reason"], c["message"], c["lastTransitionTime"])
+            for c in pressed] == [
+        ("MemoryPressure", "True", "KubeletHasInsufficientMemory",
+         "kubelet has insufficient memory available", "2026-01-01T00:00:10Z"),
+        ("DiskPressure", "True", "KubeletHasDiskPressure", "kubelet has disk pressure",
+         "2026-01-01T00:00:10Z"),
+        ("PIDPressure", "False", "KubeletHasSufficientPID",
+         "kubelet has sufficient PID available", "2026-01-01T00:00:00Z"),
+        ("Ready", "True", "KubeletReady", "kubelet is posting ready status",
+         "2026-01-01T00:00:00Z")]
+    assert nodestatus.transition_events(healthy, pressed) == [
+        "NodeHasInsufficientMemory", "NodeHasDiskPressure"]
+    still = nodestatus.node_status(kubelet, facts, now="2026-01-01T00:00:20Z", not_ready="",
+                                   images=[], previous=pressed,
+                                   pressure=["MemoryPressure"])["conditions"]
+    assert still[0]["lastTransitionTime"] == "2026-01-01T00:00:10Z"
+    assert (still[1]["status"], still[1]["reason"], still[1]["lastTransitionTime"]) == (
+        "False", "KubeletHasNoDiskPressure", "2026-01-01T00:00:20Z")

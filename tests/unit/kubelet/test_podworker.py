@@ -118,7 +118,8 @@ class Statuses:
 class Node:
     """PodWorkers with fakes around them."""
 
-    def __init__(self, root: Path, rt: FakeRuntime | None = None) -> None:
+    def __init__(self, root: Path, rt: FakeRuntime | None = None, *,
+                 node_conditions: Sequence[str] = ()) -> None:
         self.rt = rt or FakeRuntime()
         self.recorder = Recorder()
         self.images = Images(self.rt)
@@ -135,7 +136,8 @@ class Node:
                                                node_ip="192.168.1.10",
                                                cluster_dns=("10.96.0.10",)),
             clock=self.clock, wall_clock=lambda: self.rt.now_ns / 1e9,
-            host_dns=podworker.containerconfig.HostDNS(), cgroup_root=root / "cgroup")
+            host_dns=podworker.containerconfig.HostDNS(), cgroup_root=root / "cgroup",
+            node_conditions=lambda: node_conditions)
 
     async def sync(self, pod: Obj) -> Obj:
         self.workers.update_pod(pod)
@@ -455,3 +457,36 @@ def test_a_status_only_change_is_not_synced_unless_readiness_gates_may_change() 
     assert podworker.needs_sync(old, deleting)
     assert podworker.needs_sync(old, gated)
     assert podworker.needs_sync(gated, {**gated, "status": status_only["status"]})
+
+
+async def test_eviction_kills_with_its_grace_and_reports_failed_evicted(
+        node: Node, tmp_path: Path) -> None:
+    p = pod(terminationGracePeriodSeconds=30)
+    await node.sync(p)
+    assert node.workers.active_pods() == [p]
+    condition = {"type": "DisruptionTarget", "status": "True", "reason": "TerminationByKubelet",
+                 "message": "low", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+    evicting = asyncio.create_task(node.workers.terminate_pod_abnormally(
+        p, grace_seconds=1, reason="Evicted", message="low", conditions=[condition]))
+    await asyncio.sleep(0)
+    assert await node.workers.sync(UID) is False
+    assert await evicting is True
+    assert node.rt.stops == [(node.container("c"), 2)]  # the runtime's minimum grace
+    status = node.statuses.last
+    assert (status["phase"], status["reason"], status["message"]) == ("Failed", "Evicted", "low")
+    assert status["conditions"][0] == condition
+    assert node.workers.active_pods() == []
+    # A restarted kubelet reports it again from the API's copy: the reason stays.
+    restarted = Node(tmp_path, node.rt)
+    status = await restarted.sync({**p, "status": status})
+    assert (status["phase"], status["reason"], status["message"]) == ("Failed", "Evicted", "low")
+
+
+async def test_a_new_pod_is_rejected_under_disk_pressure(tmp_path: Path) -> None:
+    node = Node(tmp_path, node_conditions=["DiskPressure"])
+    status = await node.sync(pod())
+    assert node.rt.running() == []
+    assert (status["phase"], status["reason"], status["message"]) == (
+        "Failed", "Evicted", "Pod was rejected: The node had condition: [DiskPressure]. ")
+    assert ("Warning", "Evicted", "The node had condition: [DiskPressure]. ") in \
+        node.recorder.events

@@ -59,3 +59,28 @@ def test_a_network_sysctl_is_forbidden_in_the_host_network() -> None:
     assert refused is not None
     assert refused.message == ('forbidden sysctl: "net.ipv4.tcp_syncookies" not allowed with '
                                "host net enabled")
+
+
+def _qos_pod(resources: dict | None = None, **spec: object) -> dict:
+    return {"metadata": {"name": "p"}, "spec": {
+        **spec, "containers": [{"name": "c", "image": "busybox", "resources": resources or {}}]}}
+
+
+def test_memory_pressure_refuses_only_best_effort_pods() -> None:
+    rejection = predicate.admit(_qos_pod(), node_conditions=["MemoryPressure"])
+    assert rejection == predicate.Rejection("Evicted",
+                                            "The node had condition: [MemoryPressure]. ")
+    burstable = _qos_pod({"requests": {"memory": "10Mi"}})
+    assert predicate.admit(burstable, node_conditions=["MemoryPressure"]) is None
+    tolerating = _qos_pod(tolerations=[{"key": "node.kubernetes.io/memory-pressure",
+                                        "operator": "Exists", "effect": "NoSchedule"}])
+    assert predicate.admit(tolerating, node_conditions=["MemoryPressure"]) is None
+
+
+def test_disk_pressure_refuses_every_pod_but_critical_ones() -> None:
+    burstable = _qos_pod({"requests": {"memory": "10Mi"}})
+    assert predicate.admit(burstable, node_conditions=["MemoryPressure", "DiskPressure"]) == \
+        predicate.Rejection("Evicted", "The node had condition: [MemoryPressure DiskPressure]. ")
+    critical = _qos_pod(priority=2000001000)
+    assert predicate.admit(critical, node_conditions=["DiskPressure"]) is None
+    assert predicate.admit(burstable) is None
