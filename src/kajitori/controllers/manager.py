@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from kajitori import klog
 from kajitori.client import informer, leaderelection, rest
 from kajitori.controllers import (
     cronjob,
@@ -233,8 +234,8 @@ class ControllerManager:
         async with asyncio.TaskGroup() as group:
             group.create_task(factory.run(), name="informers")
             for name, controller in started:
-                log.info("starting controller %s", name)
                 group.create_task(controller.run(), name=name)
+                log.info("Started controller", extra=klog.kv(controller=name))
 
 
 async def run(*, kubeconfig: Path, settings: ControllerManagerSettings | None = None) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from kajitori import klog
 from kajitori.api import errors, meta
 from kajitori.client import clock as clock_
 from kajitori.client import events, informer, rest
@@ -400,6 +401,8 @@ class Scheduler:
             status = framework.Status(framework.Code.ERROR, (str(exc),))
         if status is None:
             self.queue.done(pod.key)
+            log.log(klog.level(2), "Successfully bound pod to node",
+                    extra=klog.kv(pod=klog.kref(pod.namespace, pod.name), node=node_name))
             recorder = self.recorders.get(fw.profile_name)
             if recorder is not None:
                 recorder.event(pod.pod, events.NORMAL, REASON_SCHEDULED,
