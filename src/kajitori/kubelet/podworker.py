@@ -42,6 +42,7 @@ from typing import Any, Protocol
 
 from cri_api.v1 import api_pb2
 
+from kajitori import klog
 from kajitori.api import meta, qos
 from kajitori.api import podstatus as apipodstatus
 from kajitori.client import backoff as client_backoff
@@ -578,6 +579,7 @@ class PodWorkers:
         if worker is None:
             return True
         pod = worker.pod
+        log.log(klog.level(4), "SyncPod enter", extra=klog.kv(pod=klog.kobj(pod), podUID=uid))
         if not worker.start_time:
             worker.start_time = (pod.get("status") or {}).get("startTime") or meta.format_time(
                 datetime.datetime.fromtimestamp(self._wall(), datetime.UTC))
