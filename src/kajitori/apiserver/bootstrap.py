@@ -1,13 +1,15 @@
 """What exists in every cluster from the first start: the system namespaces, the
-`kubernetes` Service with its Endpoints and EndpointSlice, the system PriorityClasses and the
-default StorageClass `local-path`.
+`kubernetes` Service with its Endpoints and EndpointSlice, the system PriorityClasses, the
+default StorageClass `local-path` and the `v1beta1.metrics.k8s.io` APIService.
 
 Mirrors upstream's `pkg/controlplane/controller/systemnamespaces`, `.../kubernetesservice` and
 `pkg/registry/scheduling/rest` (the bootstrap priority classes): created when missing and never
 overwritten, except that the Endpoints and EndpointSlice follow this server's address and port
 (upstream's endpoint reconciler), so a restart on another port still routes to it. The
 `local-path` class is k3s's (its local-storage manifest): an administrator may change it, and
-one deleted comes back at the next start, as k3s re-applies its manifests.
+one deleted comes back at the next start, as k3s re-applies its manifests. The APIService
+names the group this server serves itself (`kajitori.apiserver.metricsapi`): its spec and its
+Available condition are brought back at each start, as the aggregator's controllers keep them.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kajitori.api import errors
-from kajitori.apiserver import registry
+from kajitori.api import errors, meta
+from kajitori.apiserver import metricsapi, registry
 
 Obj = dict[str, Any]
 RegistryLookup = Callable[[str, str, str], registry.Registry | None]
@@ -96,3 +98,21 @@ async def ensure_defaults(lookup: RegistryLookup, *, service_ip: str, advertise_
                      "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
         "provisioner": LOCAL_PATH_PROVISIONER, "reclaimPolicy": "Delete",
         "volumeBindingMode": "WaitForFirstConsumer"})
+    await _ensure_metrics_apiservice(lookup)
+
+
+async def _ensure_metrics_apiservice(lookup: RegistryLookup) -> None:
+    """Create the metrics APIService, or bring back its spec and, unless it is Available
+    already, its status (a new lastTransitionTime only when the condition really changes)."""
+    wanted = metricsapi.apiservice(meta.now())
+    await _ensure(lookup, "apiregistration.k8s.io", "v1", "apiservices", "", wanted,
+                  reconcile=("spec",))
+    reg = lookup("apiregistration.k8s.io", "v1", "apiservices")
+    if reg is None:
+        raise RuntimeError("built-in resource apiservices.apiregistration.k8s.io is not served")
+    current = await reg.get("", metricsapi.APISERVICE_NAME)
+    available = [c for c in (current.get("status") or {}).get("conditions") or []
+                 if c.get("type") == "Available" and c.get("status") == "True"]
+    if not available:
+        await reg.update("", metricsapi.APISERVICE_NAME,
+                         {**current, "status": wanted["status"]}, subresource="status")

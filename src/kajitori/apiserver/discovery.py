@@ -82,9 +82,16 @@ class DiscoveryDocuments:
     calls `catalogue_changed()`, which drops every cached document, so bodies and ETags follow
     the new catalogue. Not thread-safe; meant for the apiserver's event loop."""
 
-    def __init__(self, resources: catalogue.Catalogue, *, server_address: str) -> None:
+    def __init__(self, resources: catalogue.Catalogue, *, server_address: str,
+                 served_apart: tuple[catalogue.GroupVersion, ...] = ()) -> None:
         self._catalogue = resources
         self._server_address = server_address  # "host:port" clients are told to use, in /api
+        # Groups this server serves outside the catalogue (metrics.k8s.io, as an aggregated
+        # APIService would): listed after every catalogue group, as the aggregator orders an
+        # APIService of low groupPriorityMinimum.
+        self._served_apart: dict[str, list[catalogue.GroupVersion]] = {}
+        for gv in served_apart:
+            self._served_apart.setdefault(gv.group, []).append(gv)
         self._cache: dict[tuple[str, str], Rendered] = {}
 
     def catalogue_changed(self) -> None:
@@ -136,7 +143,11 @@ class DiscoveryDocuments:
         return None
 
     def _named_groups(self) -> list[tuple[str, list[catalogue.GroupVersion]]]:
-        return [(name, versions) for name, versions in self._catalogue.groups() if name]
+        return [(name, versions) for name, versions in self._catalogue.groups()
+                if name and name not in self._served_apart] + list(self._served_apart.items())
+
+    def _group_versions(self, group: str) -> list[catalogue.GroupVersion]:
+        return self._served_apart.get(group) or self._catalogue.group_versions(group)
 
     def _aggregated(self, version: str, *, core: bool) -> Obj:
         """APIGroupDiscoveryList: `/api` holds the core group alone, `/apis` every named
@@ -169,13 +180,13 @@ class DiscoveryDocuments:
         }
 
     def _api_group(self, group: str) -> Obj | None:
-        versions = self._catalogue.group_versions(group)
+        versions = self._group_versions(group)
         if not group or not versions:
             return None
         return {"kind": "APIGroup", "apiVersion": "v1", **_group(group, versions)}
 
     def _api_resource_list(self, group: str, version: str) -> Obj | None:
-        for gv in self._catalogue.group_versions(group):
+        for gv in self._group_versions(group):
             if gv.version == version:
                 return {
                     "kind": "APIResourceList",

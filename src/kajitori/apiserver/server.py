@@ -27,6 +27,8 @@ from kajitori.apiserver import (
     bootstrap,
     customresources,
     discovery,
+    metricsapi,
+    metricsscraper,
     registry,
     requestinfo,
     responses,
@@ -101,12 +103,15 @@ class APIServer:
     token_issuer: serviceaccount.TokenIssuer | None = None
     # How pods/log, exec, attach and portforward reach kubelets (the kubelet client cert).
     kubelet_client: nodeproxy.KubeletClient = field(default_factory=nodeproxy.KubeletClient)
+    # Seconds between scrapes of the kubelets for metrics.k8s.io (`--metric-resolution`).
+    metric_resolution: float = metricsscraper.DEFAULT_METRIC_RESOLUTION
     _runner: web.AppRunner | None = None
     _registries: dict[tuple[str, str, str], registry.Registry] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.discovery = discovery.DiscoveryDocuments(
-            self.catalogue, server_address=f"{self.advertise_address}:{self.port}")
+            self.catalogue, server_address=f"{self.advertise_address}:{self.port}",
+            served_apart=metricsapi.GROUP_VERSIONS)
         self.customresources = customresources.CustomResources(
             store=self.store, resources=self.catalogue, registry_for=self.registry_for,
             on_change=self._custom_resources_changed)
@@ -121,6 +126,14 @@ class APIServer:
             update_quota_status=self._update_quota_status)
         self.service_allocator = serviceallocator.ServiceAllocator(
             list_services=self._list_services)
+        self.metrics_scraper = metricsscraper.MetricsScraper(
+            self._list_nodes, kubelet=self.kubelet_client,
+            metric_resolution=self.metric_resolution)
+        nodes, pods = self.registry_for("", "v1", "nodes"), self.registry_for("", "v1", "pods")
+        if nodes is None or pods is None:
+            raise RuntimeError("the catalogue lacks nodes or pods")
+        self.metrics = metricsapi.MetricsAPI(self.metrics_scraper, nodes=nodes, pods=pods)
+        self._scraping: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -143,10 +156,17 @@ class APIServer:
         except BaseException:
             sock.close()
             raise
+        self._scraping = asyncio.create_task(self.metrics_scraper.run(),
+                                             name="metrics-scraper")
         self.ready.set()
 
     async def stop(self) -> None:
         self.ready.clear()
+        if self._scraping is not None:
+            self._scraping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scraping
+            self._scraping = None
         await self.customresources.stop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -219,6 +239,9 @@ class APIServer:
         md = quota["metadata"]
         await self.store.update(f"/registry/resourcequotas/{md['namespace']}/{md['name']}",
                                 quota, expected_revision=int(md["resourceVersion"]))
+
+    async def _list_nodes(self) -> list[Obj]:
+        return (await self.store.list("/registry/nodes/")).items
 
     async def _list_services(self) -> list[Obj]:
         return (await self.store.list("/registry/services/")).items
@@ -317,6 +340,8 @@ class APIServer:
 
     async def _resource(self, request: web.Request, info: requestinfo.RequestInfo,
                         user: Any) -> web.StreamResponse:
+        if info.group == metricsapi.GROUP:
+            return await self.metrics.serve(request, info)
         reg = self.registry_for(info.group, info.version, info.resource)
         if reg is None:
             raise errors.not_found_path()

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from kajitori.cli import agent, controllermanager, images, logformat, server
+from kajitori.controllers import cron
 
 log = logging.getLogger("kajitori")
 
@@ -47,7 +48,23 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--disable-controller-manager", action="store_true",
                         help="do not run the controller manager")
     controllermanager.add_controllers_flag(parser)
+    parser.add_argument("--metric-resolution", type=_metric_resolution, metavar="duration",
+                        default=server.DEFAULT_METRIC_RESOLUTION,
+                        help="how often the nodes' usage is scraped for metrics.k8s.io, a "
+                             "duration (metrics-server's flag; default 15s)")
     logformat.add_flags(parser)
+
+
+def _metric_resolution(text: str) -> float:
+    """Seconds of a `--metric-resolution` duration, in time.ParseDuration's words when not."""
+    try:
+        seconds = cron.parse_go_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(
+            f"metric-resolution must be greater than 0, but value {text} provided")
+    return seconds
 
 
 def _add_kubeconfig_flags(parser: argparse.ArgumentParser) -> None:

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from kajitori.apiserver import metricsscraper
 from kajitori.apiserver import server as apiserver
 from kajitori.apiserver.handlers import nodeproxy
 from kajitori.auth import authenticator as authn
@@ -40,6 +41,7 @@ COMPONENTS_STOP_TIMEOUT = 10.0
 RESTART_BACKOFF_INITIAL = 1.0
 RESTART_BACKOFF_MAX = 30.0
 RESTART_BACKOFF_RESET = 60.0
+DEFAULT_METRIC_RESOLUTION = metricsscraper.DEFAULT_METRIC_RESOLUTION
 NODE_RUNTIME_BINARIES = ("/usr/bin/containerd", "/usr/sbin/runc", "/usr/lib/cni/bridge")
 """Debian's containerd, runc and containernetworking-plugins, which a real node runs on."""
 
@@ -179,7 +181,8 @@ async def serve(args: argparse.Namespace, prepared: Prepared, *, announce: bool)
         bind_address=args.bind_address, port=args.https_port, advertise_address=advertise,
         kubelet_client=nodeproxy.KubeletClient(
             cert_file=prepared.pki.apiserver_kubelet_client_cert,
-            key_file=prepared.pki.apiserver_kubelet_client_key))
+            key_file=prepared.pki.apiserver_kubelet_client_key),
+        metric_resolution=args.metric_resolution)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

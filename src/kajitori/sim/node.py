@@ -12,7 +12,7 @@ One `NodeStatusController` serves every simulated node of the process: it compar
 in the shared Node informer's cache with what it last posted, so a node costs no request
 until its status is due. What every node agent shares (registration, the conditions) is
 `kajitori.client.nodestatus`; the Lease heartbeat is `client.nodelease`'s; the pods are
-`podlifecycle`'s.
+`podlifecycle`'s; the usage (whose endpoint each Node names) `metrics`'.
 
 Departures: nodes report no images and record no Events (`Starting`, `NodeReady`, ...): at
 5,000 nodes those are writes nobody reads. A deleted Node is not re-created, as upstream's
@@ -34,6 +34,7 @@ from typing import Any
 from kajitori.api import cidrset, meta, version
 from kajitori.client import backoff, informer, nodestatus, rest, workqueue
 from kajitori.client import clock as clock_
+from kajitori.sim import metrics
 from kajitori.sim import pool as pool_
 
 Obj = dict[str, Any]
@@ -148,25 +149,36 @@ def node_status(sim: SimNode, *, now: str, boot_id: str,
     }
 
 
-def node_object(sim: SimNode, *, now: str, boot_id: str) -> Obj:
-    """The Node a kubelet creates when it registers."""
+def node_object(sim: SimNode, *, now: str, boot_id: str, stats_endpoint: str = "") -> Obj:
+    """The Node a kubelet creates when it registers; `stats_endpoint` is where its stats
+    Summary is served (`metrics.StatsServer`; empty in tests that serve none)."""
     spec: Obj = {"podCIDR": sim.pod_cidr, "podCIDRs": [sim.pod_cidr]}
     if sim.pool.taints:
         spec["taints"] = [dict(taint) for taint in sim.pool.taints]
+    annotations = {nodestatus.ATTACH_DETACH_ANNOTATION: "true"}
+    if stats_endpoint:
+        annotations[metrics.STATS_ENDPOINT_ANNOTATION] = stats_endpoint
     return {
         "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": sim.name, "labels": sim.labels(),
-                     "annotations": {nodestatus.ATTACH_DETACH_ANNOTATION: "true"}},
+        "metadata": {"name": sim.name, "labels": sim.labels(), "annotations": annotations},
         "spec": spec,
         "status": node_status(sim, now=now, boot_id=boot_id),
     }
 
 
-async def register(client: rest.RESTClient, sim: SimNode, *, now: str, boot_id: str
-                   ) -> tuple[Obj, bool]:
-    """Create `sim`'s Node, or reconcile its default labels (`nodestatus.register`)."""
-    return await nodestatus.register(client, node_object(sim, now=now, boot_id=boot_id),
-                                     default_labels=DEFAULT_LABELS)
+async def register(client: rest.RESTClient, sim: SimNode, *, now: str, boot_id: str,
+                   stats_endpoint: str = "") -> tuple[Obj, bool]:
+    """Create `sim`'s Node, or reconcile its default labels (`nodestatus.register`) and its
+    stats endpoint annotation (a new one at each start of the simulator)."""
+    registered, created = await nodestatus.register(
+        client, node_object(sim, now=now, boot_id=boot_id, stats_endpoint=stats_endpoint),
+        default_labels=DEFAULT_LABELS)
+    if stats_endpoint and \
+            meta.annotations(registered).get(metrics.STATS_ENDPOINT_ANNOTATION) != stats_endpoint:
+        registered = await client.patch(
+            rest.resource_path(*NODES, name=sim.name),
+            {"metadata": {"annotations": {metrics.STATS_ENDPOINT_ANNOTATION: stats_endpoint}}})
+    return registered, created
 
 
 class NodeStatusController:

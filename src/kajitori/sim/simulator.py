@@ -4,7 +4,8 @@
 shared by every simulated node, pods indexed by node name), plans the nodes of the pools
 (names, podCIDRs, InternalIPs: `node.plan_nodes`), registers them a batch at a time, and runs
 the three loops that keep them alive: `nodelease.NodeLeaseController` (heartbeats),
-`node.NodeStatusController` (status posts) and `podlifecycle.PodLifecycle` (pods). Cancelling
+`node.NodeStatusController` (status posts) and `podlifecycle.PodLifecycle` (pods), and
+serves their stats Summaries (`metrics.StatsServer`, announced on each Node). Cancelling
 `run` stops everything at once, without a last write: the nodes' Leases go stale as a crashed
 kubelet's would. `run(kubeconfig=..., nodes=...)` is the entry point of `kajitori sim` and
 `kajitori up --sim-nodes`.
@@ -55,7 +56,6 @@ class SimulatorSettings:
         default_factory=nodelease.NodeLeaseSettings)
     pod_lifecycle: podlifecycle.PodLifecycleSettings = field(
         default_factory=podlifecycle.PodLifecycleSettings)
-    metrics: metrics.MetricsSettings = field(default_factory=metrics.MetricsSettings)
 
 
 class Simulator:
@@ -87,9 +87,9 @@ class Simulator:
         self.pods = podlifecycle.PodLifecycle(
             client, pods=self.pod_informer, settings=self._settings.pod_lifecycle,
             clock=clock, wall=wall)
-        self.metrics = metrics.MetricsReporter(
-            client, pods=self.pod_informer, node_names=lambda: [n.name for n in self.nodes],
-            settings=self._settings.metrics, clock=clock)
+        self.stats = metrics.StatsServer(
+            pods=self.pod_informer, node_names=lambda: [n.name for n in self.nodes],
+            wall=wall)
         self.registered = asyncio.Event()
         self.registration_seconds = 0.0
         self.nodes: list[node_.SimNode] = []
@@ -97,7 +97,7 @@ class Simulator:
     async def run(self) -> None:
         """Register the nodes and keep them alive until cancelled. Raises cidrset.RangeFull
         when the cluster CIDR or the node IP range has too few blocks for the nodes."""
-        async with asyncio.TaskGroup() as group:
+        async with self.stats.running(), asyncio.TaskGroup() as group:
             group.create_task(self.node_informer.run())
             group.create_task(self.pod_informer.run())
             await self.node_informer.wait_for_sync()
@@ -111,7 +111,6 @@ class Simulator:
             group.create_task(self.leases.run())
             group.create_task(self.statuses.run())
             group.create_task(self.pods.run())
-            group.create_task(self.metrics.run())
             planned = iter(enumerate(self.nodes))
             async with asyncio.TaskGroup() as registrations:
                 for _ in range(self._settings.concurrent_registrations):
@@ -142,7 +141,8 @@ class Simulator:
                                    datetime.datetime.now(datetime.UTC))
             try:
                 return await node_.register(self._client, sim, now=now,
-                                            boot_id=self._boot_id)
+                                            boot_id=self._boot_id,
+                                            stats_endpoint=self.stats.endpoint)
             except backoff.RETRIABLE as exc:
                 log.warning("registering node %s failed, will retry: %s", sim.name, exc)
                 await self._clock.sleep(delays.delay(exc))

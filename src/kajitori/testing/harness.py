@@ -68,16 +68,21 @@ volume projects."""
 
 @contextlib.contextmanager
 def running(data_dir: Path, *, extra_args: tuple[str, ...] = (),
-            controllers: bool | tuple[str, ...] = False) -> Iterator[Cluster]:
+            controllers: bool | tuple[str, ...] = False,
+            metric_resolution: float | None = None) -> Iterator[Cluster]:
     """A server on `data_dir` (kept afterwards); the building block of `cluster()`. It runs the
     scheduler and a controller manager with `controllers`: True for all of them, False for the
     NAMESPACE_CONTROLLERS only (the default here, so that tests of the API alone see
     namespaces hold little more than they put there), or the names to run, `()` for no
-    controller manager at all."""
+    controller manager at all. `metric_resolution` is the seconds between the server's
+    scrapes of node usage for `kubectl top` (`--metric-resolution`; None: its 15 s), e.g. 1.0
+    for tests that wait for metrics."""
     kubeconfig = data_dir / "admin.kubeconfig"
     with contextlib.suppress(FileNotFoundError):
         kubeconfig.unlink()  # a fresh one tells us the new port
     component_args = _controller_args(controllers)
+    if metric_resolution is not None:
+        component_args += ("--metric-resolution", f"{metric_resolution:g}s")
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "kajitori.cli.main", "server", "--data-dir", str(data_dir),
@@ -115,9 +120,12 @@ def _wait_ready(process: subprocess.Popen[bytes], kubeconfig: Path, data_dir: Pa
 
 @contextlib.contextmanager
 def cluster(*, extra_args: tuple[str, ...] = (),
-            controllers: bool | tuple[str, ...] = True) -> Iterator[Path]:
+            controllers: bool | tuple[str, ...] = True,
+            metric_resolution: float | None = None) -> Iterator[Path]:
     """Start a cluster (API server, scheduler and, unless told otherwise, the controller
-    manager) in a temporary directory and yield its kubeconfig path."""
+    manager) in a temporary directory and yield its kubeconfig path; `metric_resolution` as
+    for `running`."""
     with tempfile.TemporaryDirectory(prefix="kajitori-") as tmp, \
-            running(Path(tmp), extra_args=extra_args, controllers=controllers) as started:
+            running(Path(tmp), extra_args=extra_args, controllers=controllers,
+                    metric_resolution=metric_resolution) as started:
         yield started.kubeconfig

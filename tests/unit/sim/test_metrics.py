@@ -1,27 +1,39 @@
-"""What simulated nodes report as usage: annotations, request fractions, node sums."""
+"""What simulated nodes report as usage (annotations, request fractions, node sums), as
+kubelet stats Summaries served from one loopback endpoint for all nodes."""
 
 from __future__ import annotations
 
-from kajitori.sim import metrics
+import aiohttp
+from seededinformer import seeded
+from simfakes import EPOCH, at
+
+from kajitori.apiserver import metricsscraper
+from kajitori.sim import metrics, podlifecycle
 
 
-def pod(name: str, *, annotations: dict[str, str] | None = None,
-        requests: dict[str, str] | None = None, containers: int = 1) -> dict:
-    return {"metadata": {"name": name, "namespace": "ns", "labels": {"app": "x"},
-                         "annotations": annotations or {}},
-            "spec": {"containers": [{"name": f"c{i}",
-                                     "resources": {"requests": requests or {}}}
-                                    for i in range(containers)]}}
+def pod(name: str, *, node: str = "n1", annotations: dict[str, str] | None = None,
+        requests: dict[str, str] | None = None, containers: int = 1,
+        phase: str = "Running") -> dict:
+    return {"metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}",
+                         "labels": {"app": "x"}, "annotations": annotations or {}},
+            "spec": {"nodeName": node,
+                     "containers": [{"name": f"c{i}", "resources": {"requests": requests or {}}}
+                                    for i in range(containers)]},
+            "status": {"phase": phase, "startTime": at(-60)}}
 
 
 def test_annotation_is_split_over_containers() -> None:
-    obj = metrics.pod_metrics(pod("a", annotations={metrics.CPU_USAGE_ANNOTATION: "800m",
-                                                    metrics.MEMORY_USAGE_ANNOTATION: "1Gi"},
-                                  containers=2), timestamp="T", window="15s")
-    assert obj["kind"] == "PodMetrics"
-    assert obj["metadata"]["labels"] == {"app": "x"}
-    assert obj["containers"] == [{"name": "c0", "usage": {"cpu": "400m", "memory": "512Mi"}},
-                                 {"name": "c1", "usage": {"cpu": "400m", "memory": "512Mi"}}]
+    stats, _ = metrics.pod_stats(pod("a", annotations={metrics.CPU_USAGE_ANNOTATION: "800m",
+                                                       metrics.MEMORY_USAGE_ANNOTATION: "1Gi"},
+                                     containers=2), now=at(0))
+    assert stats["podRef"] == {"name": "a", "namespace": "ns", "uid": "uid-a"}
+    assert stats["startTime"] == at(-60)
+    half = {"cpu": {"time": at(0), "usageNanoCores": 400_000_000},
+            "memory": {"time": at(0), "usageBytes": 512 * 2**20, "workingSetBytes": 512 * 2**20}}
+    assert stats["containers"] == [{"name": "c0", "startTime": at(-60), **half},
+                                   {"name": "c1", "startTime": at(-60), **half}]
+    assert stats["cpu"]["usageNanoCores"] == 800_000_000
+    assert stats["memory"]["workingSetBytes"] == 2**30
 
 
 def test_default_is_a_tenth_of_the_request_or_a_minimum() -> None:
@@ -34,7 +46,35 @@ def test_default_is_a_tenth_of_the_request_or_a_minimum() -> None:
 def test_node_usage_is_its_pods_plus_a_base() -> None:
     pods = [pod("a", annotations={metrics.CPU_USAGE_ANNOTATION: "1",
                                   metrics.MEMORY_USAGE_ANNOTATION: "256Mi"})]
-    obj = metrics.node_metrics("n1", pods, timestamp="T", window="15s")
-    assert obj["usage"] == {"cpu": "1100m", "memory": "512Mi"}
-    assert (obj["kind"], obj["metadata"], obj["window"]) == ("NodeMetrics", {"name": "n1"},
-                                                             "15s")
+    summary = metrics.summary("n1", pods, now=at(0), start_time=at(-3600))
+    node = summary["node"]
+    assert (node["nodeName"], node["startTime"]) == ("n1", at(-3600))
+    assert node["cpu"] == {"time": at(0), "usageNanoCores": 1_100_000_000}
+    assert node["memory"]["workingSetBytes"] == 512 * 2**20
+    assert [p["podRef"]["name"] for p in summary["pods"]] == ["a"]
+
+
+def test_summary_is_what_the_api_server_scraper_reads() -> None:
+    summary = metrics.summary("n1", [pod("a", annotations={metrics.CPU_USAGE_ANNOTATION: "80m"})],
+                              now=at(0), start_time=at(-1))
+    assert metricsscraper.node_point(summary) is not None
+    point = metricsscraper.pod_points(summary)[("ns", "a")]
+    assert point.containers[0][1].cpu_nanocores == 80_000_000
+    assert metrics.STATS_ENDPOINT_ANNOTATION == metricsscraper.STATS_ENDPOINT_ANNOTATION
+
+
+async def test_one_endpoint_serves_every_node_with_its_running_pods() -> None:
+    pods = seeded(pod("a", node="n1"), pod("b", node="n2"), pod("done", node="n1",
+                                                                phase="Succeeded"),
+                  indexers={podlifecycle.NODE_NAME_INDEX: podlifecycle.node_name_index})
+    server = metrics.StatsServer(pods=pods, node_names=lambda: ["n1", "n2", "n3"],
+                                 wall=lambda: EPOCH)
+    async with server.running(), aiohttp.ClientSession() as session, \
+            session.get(server.endpoint) as response:
+        assert server.endpoint.startswith("http://127.0.0.1:")
+        assert server.endpoint.endswith("/stats/summary")
+        document = await response.json()
+    by_node = {s["node"]["nodeName"]: [p["podRef"]["name"] for p in s["pods"]]
+               for s in document["items"]}
+    assert by_node == {"n1": ["a"], "n2": ["b"], "n3": []}
+    assert server.endpoint == ""

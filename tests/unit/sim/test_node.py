@@ -7,7 +7,7 @@ from simfakes import FakeClient, at, wall_of
 
 from kajitori.client import clock as clock_
 from kajitori.client import nodestatus
-from kajitori.sim import ipam, node, pool
+from kajitori.sim import ipam, metrics, node, pool
 
 NODES = "/api/v1/nodes"
 
@@ -125,3 +125,17 @@ async def test_status_is_posted_on_change_or_when_the_report_is_due() -> None:
     heartbeat = client.verbs("patch")[-1].body["status"]["conditions"][3]
     assert (heartbeat["lastHeartbeatTime"], heartbeat["lastTransitionTime"]) == (
         at(320), at(20))
+
+
+async def test_register_announces_the_stats_endpoint_and_updates_it_on_restart() -> None:
+    client = FakeClient()
+    created, _ = await node.register(client, sim_node(), now=at(0), boot_id="b",
+                                     stats_endpoint="http://127.0.0.1:1/stats/summary")
+    assert created["metadata"]["annotations"][metrics.STATS_ENDPOINT_ANNOTATION] == \
+        "http://127.0.0.1:1/stats/summary"
+    again, _ = await node.register(client, sim_node(), now=at(5), boot_id="b",
+                                   stats_endpoint="http://127.0.0.1:2/stats/summary")
+    assert again["metadata"]["annotations"][metrics.STATS_ENDPOINT_ANNOTATION] == \
+        "http://127.0.0.1:2/stats/summary"
+    assert client.verbs("patch")[-1].body == {"metadata": {"annotations": {
+        metrics.STATS_ENDPOINT_ANNOTATION: "http://127.0.0.1:2/stats/summary"}}}

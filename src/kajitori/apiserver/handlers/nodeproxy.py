@@ -12,13 +12,15 @@ the kubelet (`kajitori.kubelet.server`).
 exec/attach/portforward accept kubectl's WebSocket only after the kubelet accepted the same
 WebSocket (same subprotocols), then relay messages both ways unchanged, so the kubelet ends
 kubectl's `v5.channel.k8s.io` (or carries its SPDY tunnel for port-forward): see
-`kajitori.kubelet.streaming` for the chain down to containerd.
+`kajitori.kubelet.streaming` for the chain down to containerd. kubectl's plain SPDY/3.1 upgrade
+(`Upgrade: SPDY/3.1`, its fallback) is proxied as upstream's UpgradeAwareHandler does: the same
+upgrade to the kubelet, its 101 relayed, raw bytes both ways (`kajitori.httpstream.upgradeaware`);
+a kubelet refusing it is relayed as it answered. Any other request gets upstream's
+`Upgrade request required`.
 
 Departures from upstream, on purpose:
 - A pod on a simulated node (`containerRuntimeVersion` `sim://...`) has an empty log, and exec,
   attach and port-forward are refused with a BadRequest: the simulator runs no containers.
-- kubectl's plain SPDY upgrade (its fallback when WebSocket fails) is refused with a 400;
-  upstream proxies it.
 - The kubelet's serving certificate is not verified (as upstream without
   `--kubelet-certificate-authority`).
 """
@@ -39,6 +41,7 @@ from aiohttp import web
 from kajitori.api import errors
 from kajitori.apiserver import registry
 from kajitori.apiserver.handlers.scope import RequestScope
+from kajitori.httpstream import upgradeaware
 
 Obj = dict[str, Any]
 
@@ -62,6 +65,7 @@ LOG_QUERY_PARAMS = ("follow", "previous", "timestamps", "sinceSeconds", "sinceTi
 """PodLogOptions the kubelet is told, as LogLocation passes them."""
 BOOLEAN_LOG_PARAMS = frozenset({"follow", "previous", "timestamps"})
 STREAM_FLAGS = ("stdin", "stdout", "stderr", "tty")
+UPGRADE_REQUIRED = "Upgrade request required"
 
 
 @dataclass
@@ -139,14 +143,20 @@ def validate_container(pod: Obj, container: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Node:
+class KubeletLocation:
+    """Where a node's kubelet answers: `https://<address>:<port>`, and whether the node is
+    simulated (its address leads nowhere)."""
+
     base_url: str
     simulated: bool
 
 
-async def _node(nodes: registry.Registry, node_name: str) -> _Node:
-    """The kubelet URL of `node_name` (upstream's NodeConnectionInfoGetter)."""
-    node = await nodes.get("", node_name)
+def kubelet_location(node: Obj) -> KubeletLocation:
+    """The kubelet URL of the Node `node` (upstream's NodeConnectionInfoGetter): its first
+    address of the PREFERRED_ADDRESS_TYPES and its `daemonEndpoints.kubeletEndpoint.Port`
+    (DEFAULT_KUBELET_PORT when unset). Raises `errors.unknown` in upstream's words when the
+    node has no preferred address. Also the metrics scraper's (`kajitori.apiserver.
+    metricsscraper`)."""
     status = node.get("status") or {}
     simulated = str((status.get("nodeInfo") or {}).get("containerRuntimeVersion", "")
                     ).startswith(SIMULATED_RUNTIME_PREFIX)
@@ -160,7 +170,11 @@ async def _node(nodes: registry.Registry, node_name: str) -> _Node:
     if int(port) <= 0:
         port = DEFAULT_KUBELET_PORT
     netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return _Node(base_url=f"https://{netloc}", simulated=simulated)
+    return KubeletLocation(base_url=f"https://{netloc}", simulated=simulated)
+
+
+async def _node(nodes: registry.Registry, node_name: str) -> KubeletLocation:
+    return kubelet_location(await nodes.get("", node_name))
 
 
 def _kubelet_error(status: int, body: str) -> errors.StatusError:
@@ -224,7 +238,8 @@ async def _empty_log(scope: RequestScope) -> web.StreamResponse:
 async def pod_stream(scope: RequestScope, *, nodes: registry.Registry,
                      kubelet: KubeletClient) -> web.StreamResponse:
     """exec, attach or portforward: connect a WebSocket to the kubelet, then accept kubectl's
-    with the subprotocol the kubelet chose and relay messages until either side closes."""
+    with the subprotocol the kubelet chose and relay messages until either side closes; or,
+    for any other upgrade (SPDY/3.1), relay the raw connection (`upgradeaware.serve`)."""
     name, subresource = scope.info.name, scope.info.subresource
     pod = await scope.registry.get(scope.info.namespace, name)
     query = scope.query
@@ -253,11 +268,16 @@ async def pod_stream(scope: RequestScope, *, nodes: registry.Registry,
         raise errors.bad_request(f"pod {name} runs on the simulated node {node_name}: it has "
                                  f"no containers to {subresource}")
     headers = scope.http.headers
+    url = f"{node.base_url}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+    if not upgradeaware.is_upgrade_request(scope.http):
+        raise errors.bad_request(UPGRADE_REQUIRED)
     if headers.get("Upgrade", "").lower() != "websocket":
-        raise errors.bad_request("Upgrade request required: only WebSocket upgrades are served")
+        try:
+            return await upgradeaware.serve(scope.http, url, ssl_context=kubelet.ssl_context())
+        except upgradeaware.BackendError as exc:
+            raise errors.unknown(f"error dialing backend: {exc}") from exc
     protocols = [p.strip() for p in headers.get("Sec-WebSocket-Protocol", "").split(",")
                  if p.strip()]
-    url = f"{node.base_url}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
     async with aiohttp.ClientSession() as session:
         try:
             backend = await session.ws_connect(
