@@ -223,18 +223,24 @@ def pod_labels(pod: Obj) -> dict[str, str]:
     return labels
 
 
-def namespace_options(pod: Obj) -> api_pb2.NamespaceOption:
+def namespace_options(pod: Obj, *, target_id: str = "") -> api_pb2.NamespaceOption:
     """hostNetwork/hostPID/hostIPC share the node's namespaces; shareProcessNamespace gives
-    the containers one PID namespace, the pause container's."""
+    the containers one PID namespace, the pause container's. `target_id`: the runtime id of
+    the container an ephemeral container targets (`targetContainerName`), whose PID namespace
+    it joins (`TARGET`) when the pod's containers have one each; "" for every other
+    container."""
     spec = pod.get("spec") or {}
     pid = api_pb2.CONTAINER
     if spec.get("hostPID"):
         pid = api_pb2.NODE
     elif spec.get("shareProcessNamespace"):
         pid = api_pb2.POD
+    elif target_id:
+        pid = api_pb2.TARGET
     return api_pb2.NamespaceOption(
         network=api_pb2.NODE if spec.get("hostNetwork") else api_pb2.POD, pid=pid,
-        ipc=api_pb2.NODE if spec.get("hostIPC") else api_pb2.POD)
+        ipc=api_pb2.NODE if spec.get("hostIPC") else api_pb2.POD,
+        target_id=target_id if pid == api_pb2.TARGET else "")
 
 
 def _seccomp(profile: Obj | None, *, root_dir: Path) -> api_pb2.SecurityProfile:
@@ -366,11 +372,11 @@ def verify_run_as_non_root(pod: Obj, container: Obj, *, image: api_pb2.Image | N
     raise errors.ContainerConfigError(IMAGE_RUNS_AS_ROOT.format(**names))
 
 
-def container_security_context(pod: Obj, container: Obj, *,
-                               root_dir: Path) -> api_pb2.LinuxContainerSecurityContext:
+def container_security_context(pod: Obj, container: Obj, *, root_dir: Path,
+                               target_id: str = "") -> api_pb2.LinuxContainerSecurityContext:
     """The container's securityContext over the pod's (upstream's
     `determineEffectiveSecurityContext`), with the default masked and read-only paths unless
-    `procMount: Unmasked`."""
+    `procMount: Unmasked`; `target_id` as for `namespace_options`."""
     pod_sc = (pod.get("spec") or {}).get("securityContext") or {}
     sc = container.get("securityContext") or {}
     capabilities = sc.get("capabilities") or {}
@@ -381,7 +387,7 @@ def container_security_context(pod: Obj, container: Obj, *,
         capabilities=api_pb2.Capability(add_capabilities=capabilities.get("add") or [],
                                         drop_capabilities=capabilities.get("drop") or []),
         privileged=bool(sc.get("privileged")),
-        namespace_options=namespace_options(pod),
+        namespace_options=namespace_options(pod, target_id=target_id),
         readonly_rootfs=bool(sc.get("readOnlyRootFilesystem")),
         supplemental_groups=_supplemental_groups(pod_sc),
         no_new_privs=sc.get("allowPrivilegeEscalation") is False,
@@ -440,12 +446,15 @@ def termination_message_file(root_dir: Path, pod_uid: str, container_name: str,
 def container_config(pod: Obj, container: Obj, *, node: NodeInfo, image_ref: str,
                      restart_count: int, command: list[str], args: list[str],
                      envs: list[api_pb2.KeyValue], mounts: list[api_pb2.Mount],
-                     image: api_pb2.Image | None = None) -> api_pb2.ContainerConfig:
+                     image: api_pb2.Image | None = None,
+                     target_id: str = "") -> api_pb2.ContainerConfig:
     """The container's configuration for its `restart_count`-th run. `command`/`args` are
     already $(VAR)-expanded (envvars.expand_command), `envs` and `mounts` come from envvars
     and the volume manager; the termination message file is mounted here. `image`: the
-    image's status (its user), which the caller passes after pulling. Raises
-    ContainerConfigError when runAsNonRoot cannot be honoured."""
+    image's status (its user), which the caller passes after pulling; `target_id`: for an
+    ephemeral container with a `targetContainerName`, that container's runtime id (see
+    `namespace_options`). Raises ContainerConfigError when runAsNonRoot cannot be
+    honoured."""
     verify_run_as_non_root(pod, container, image=image)
     name = str(container.get("name"))
     message_mount = api_pb2.Mount(
@@ -468,4 +477,5 @@ def container_config(pod: Obj, container: Obj, *, node: NodeInfo, image_ref: str
             resources=container_resources(pod, container,
                                           memory_capacity=node.memory_capacity),
             security_context=container_security_context(pod, container,
-                                                         root_dir=node.root_dir)))
+                                                         root_dir=node.root_dir,
+                                                         target_id=target_id)))

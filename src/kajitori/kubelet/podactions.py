@@ -16,7 +16,9 @@ initialized, app containers that are not running are started when their restart 
 so; a running one whose spec hash changed, or whose liveness or startup probe failed, is
 killed and started again. When no app container runs nor will be started, the pod is killed
 (sidecars included). Crash-loop back-off is the worker's: these actions say what should
-start, the worker decides when.
+start, the worker decides when. Ephemeral containers (`kubectl debug`) start once each, in a
+running sandbox, even before the pod is initialized; they are never restarted, and they keep
+no pod alive.
 """
 
 from __future__ import annotations
@@ -125,8 +127,9 @@ class Kill:
 @dataclass
 class PodActions:
     """What one sync does, in this order: kill the pod (every container, then the sandbox),
-    create a sandbox, kill `containers_to_kill`, start the init containers in
-    `init_containers_to_start` (names, in order), then `containers_to_start`."""
+    create a sandbox, kill `containers_to_kill`, start `ephemeral_containers_to_start`, the
+    init containers in `init_containers_to_start` (names, in order), then
+    `containers_to_start`."""
 
     kill_pod: bool = False
     create_sandbox: bool = False
@@ -135,6 +138,7 @@ class PodActions:
     init_containers_to_start: list[str] = field(default_factory=list)
     containers_to_start: list[str] = field(default_factory=list)
     containers_to_kill: list[Kill] = field(default_factory=list)
+    ephemeral_containers_to_start: list[str] = field(default_factory=list)
 
 
 def should_restart_on_failure(pod: Obj) -> bool:
@@ -219,6 +223,10 @@ def compute_pod_actions(pod: Obj, status: RuntimePod, *,
             return actions
         actions.containers_to_start = to_start
         return actions
+    # Never restarted: an ephemeral container the runtime has (even exited) is done.
+    actions.ephemeral_containers_to_start = [
+        str(c.get("name")) for c in spec.get("ephemeralContainers") or []
+        if status.latest(str(c.get("name"))) is None]
     if not _init_container_actions(pod, status, actions, liveness_failed=liveness_failed,
                                    startup_failed=startup_failed,
                                    sidecars_started=sidecars_started):

@@ -87,9 +87,10 @@ def container_statuses(pod: Obj, containers: list[Obj], status: podactions.Runti
                        reasons: Mapping[str, Waiting], messages: Mapping[str, str],
                        probed_ready: Callable[[str], bool],
                        probed_started: Callable[[str], bool],
-                       init: bool) -> list[Obj]:
-    """The statuses of `containers` (the pod's init containers when `init`, else its app
-    containers), in spec order."""
+                       init: bool, ephemeral: bool = False) -> list[Obj]:
+    """The statuses of `containers` (the pod's init containers when `init`, its ephemeral
+    ones when `ephemeral`, else its app containers), in spec order. An ephemeral container
+    is never ready and has no `started` (no prober looks at it, as upstream)."""
     has_init = bool((pod.get("spec") or {}).get("initContainers"))
     out = []
     for container in containers:
@@ -113,7 +114,8 @@ def container_statuses(pod: Obj, containers: list[Obj], status: podactions.Runti
                 entry["user"] = {"linux": {"uid": uid, "gid": gid,
                                            "supplementalGroups": list(groups)}}
         waiting = reasons.get(name)
-        if waiting is not None and _restarting(pod, container, runs, init=init):
+        restarting = not runs if ephemeral else _restarting(pod, container, runs, init=init)
+        if waiting is not None and restarting:
             if "terminated" in entry["state"]:
                 entry["lastState"] = entry["state"]
             entry["state"] = {"waiting": {"reason": waiting.reason, "message": waiting.message}}
@@ -128,6 +130,9 @@ def container_statuses(pod: Obj, containers: list[Obj], status: podactions.Runti
         else:
             entry["ready"] = started and (not container.get("readinessProbe")
                                           or probed_ready(name))
+        if ephemeral:
+            entry["ready"] = False
+            del entry["started"]
         entry.update(apipodstatus.spec_fields(container))
         out.append(entry)
     return out
@@ -186,6 +191,9 @@ def generate_pod_status(pod: Obj, status: podactions.RuntimePod, *, host_ips: li
         out["initContainerStatuses"] = init
     out["containerStatuses"] = app
     out["qosClass"] = qos.pod_qos_class(pod)
+    if spec.get("ephemeralContainers"):
+        out["ephemeralContainerStatuses"] = container_statuses(
+            pod, list(spec["ephemeralContainers"]), status, init=False, ephemeral=True, **kw)
     return out
 
 

@@ -89,6 +89,8 @@ MSG_ERROR = "Error: {error}"
 MSG_BACK_OFF = "Back-off restarting failed container {name} in pod {pod}"
 MSG_SANDBOX_FAILED = "Failed to create pod sandbox: {error}"
 MSG_SANDBOX_CHANGED = "Pod sandbox changed, it will be killed and re-created."
+MSG_NO_TARGET = "unable to find target container {target}"
+"""An ephemeral container's targetContainerName is not running (CreateContainerConfigError)."""
 
 DEFAULT_GRACE_SECONDS = 30
 MINIMUM_GRACE_SECONDS = 2
@@ -282,11 +284,13 @@ def grace_seconds(pod: Obj) -> int:
 
 
 def _find_container(pod: Obj, name: str) -> Obj | None:
+    """The init, app or ephemeral container named `name`."""
     spec = pod.get("spec") or {}
-    for container in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
-        if container.get("name") == name:
-            found: Obj = container
-            return found
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        for container in spec.get(key) or []:
+            if container.get("name") == name:
+                found: Obj = container
+                return found
     return None
 
 
@@ -688,7 +692,8 @@ class PodWorkers:
             if actions.containers_to_kill or actions.create_sandbox:
                 status = await self.runtime_pod(uid)
             pod_ip = status.sandboxes[0].ip if status.sandboxes else ""
-            for name in actions.init_containers_to_start + actions.containers_to_start:
+            for name in [*actions.ephemeral_containers_to_start,
+                         *actions.init_containers_to_start, *actions.containers_to_start]:
                 container = _find_container(pod, name)
                 if container is not None:
                     started |= await self._start_container(
@@ -697,7 +702,8 @@ class PodWorkers:
         # Asked again only when this sync changed something: a sync with nothing to do (most of
         # them: the periodic one, a probe's) costs the runtime one status read, not three.
         if actions.kill_pod or actions.create_sandbox or actions.containers_to_kill or \
-                actions.init_containers_to_start or actions.containers_to_start:
+                actions.init_containers_to_start or actions.containers_to_start or \
+                actions.ephemeral_containers_to_start:
             status = await self.runtime_pod(uid)
             self._update_prober(uid, status)
         self._report(uid, worker, status, messages=await self._messages(pod, status))
@@ -765,9 +771,17 @@ class PodWorkers:
         except images.ImagePullError as exc:
             worker.reasons[name] = podstatus.Waiting(exc.reason, exc.message)
             return False
+        target = container.get("targetContainerName") or ""
+        target_state = status.latest(target) if target else None
+        if target and (target_state is None or target_state.state != podactions.RUNNING):
+            # Upstream's getTargetID: the target must be running to lend its PID namespace.
+            self._fail(worker, name, podstatus.CREATE_CONTAINER_CONFIG_ERROR,
+                       MSG_NO_TARGET.format(target=target))
+            return False
         try:
-            config = await self._container_config(pod, container, image_ref=image_ref,
-                                                  restart_count=restart_count, pod_ip=pod_ip)
+            config = await self._container_config(
+                pod, container, image_ref=image_ref, restart_count=restart_count,
+                pod_ip=pod_ip, target_id=target_state.id if target_state else "")
         except errors.ContainerConfigError as exc:
             self._fail(worker, name, podstatus.CREATE_CONTAINER_CONFIG_ERROR, str(exc))
             return False
@@ -810,7 +824,8 @@ class PodWorkers:
         worker.reasons[name] = podstatus.Waiting(reason, message)
 
     async def _container_config(self, pod: Obj, container: Obj, *, image_ref: str,
-                                restart_count: int, pod_ip: str) -> api_pb2.ContainerConfig:
+                                restart_count: int, pod_ip: str,
+                                target_id: str = "") -> api_pb2.ContainerConfig:
         env = await envvars.container_env(pod, container, lookup=self._lookup,
                                           node_ip=self._settings.node_ip,
                                           pod_ips=[pod_ip] if pod_ip else [])
@@ -820,7 +835,8 @@ class PodWorkers:
         image = await self._runtime.image_status(image_ref)
         config = containerconfig.container_config(
             pod, container, node=self._node, image_ref=image_ref, restart_count=restart_count,
-            command=command, args=args, envs=env, mounts=mounts, image=image)
+            command=command, args=args, envs=env, mounts=mounts, image=image,
+            target_id=target_id)
         message_file = containerconfig.termination_message_file(
             self._settings.root_dir, meta.uid(pod), str(container["name"]), restart_count)
         log_dir = containerconfig.pod_log_directory(self._settings.root_dir, pod) / str(

@@ -83,7 +83,7 @@ def test_existing_ephemeral_containers_may_not_be_removed_or_changed():
                             'containers "a" may not be removed\n')
     assert str(errs[1]).startswith('spec.ephemeralContainers: Forbidden: existing ephemeral '
                                    'containers "b" may not be changed\n')
-    assert '-' in str(errs[1]) and '"nginx"' in str(errs[1])
+    assert '+ \timage: "nginx",' in str(errs[1])
 
 
 def test_order_of_existing_ephemeral_containers_may_change():
