@@ -103,9 +103,10 @@ async def test_discovery_lists_the_group_and_its_etag_changes(api: API) -> None:
     async with api.session.get(api.url("/apis"), headers={"Accept": AGGREGATED}) as resp:
         assert resp.headers["ETag"] != before
         groups = (await resp.json())["items"]
-    assert groups[-1]["metadata"]["name"] == "example.com"
-    assert [v["version"] for v in groups[-1]["versions"]] == ["v1", "v1beta1"]
-    (resource,) = groups[-1]["versions"][0]["resources"]
+    # Custom groups come after the built-in ones, before metrics.k8s.io (priority 100).
+    assert [g["metadata"]["name"] for g in groups[-2:]] == ["example.com", "metrics.k8s.io"]
+    assert [v["version"] for v in groups[-2]["versions"]] == ["v1", "v1beta1"]
+    (resource,) = groups[-2]["versions"][0]["resources"]
     assert resource["resource"] == "widgets"
     assert resource["shortNames"] == ["wd"]
     assert resource["categories"] == ["all"]
