@@ -596,6 +596,9 @@ class PodWorkers:
             await self._terminate(uid, worker)
             return False
         if worker.termination is not None:
+            # Failed and why at once, as upstream's SyncTerminatingPod reports before killing.
+            status = await self.runtime_pod(uid)
+            self._report(uid, worker, status, messages=await self._messages(pod, status))
             await self._terminate(uid, worker, remove=False,
                                   grace=worker.termination.grace_seconds)
             worker.terminated_event.set()
