@@ -1,10 +1,12 @@
 """`kubectl top` and `kubectl autoscale` on simulated nodes.
 
-The module's server runs the controller manager (HPA controller included) and a child
-simulator of two nodes publishing metrics every second. A Deployment whose pods report high
-cpu through the `sim.kajitori.io/cpu-usage` annotation shows in `kubectl top pod`; the HPA
-`kubectl autoscale` creates scales it up; lowering the usage scales it down once the short
-scale-down stabilization window set in the HPA's behavior has passed.
+The module's server runs the controller manager (HPA controller included) and scrapes node
+usage every second (`--metric-resolution`); a child simulator of two nodes serves their
+Summaries. Before any node exists, `kubectl top` says metrics are not available yet. A
+Deployment whose pods report high cpu through the `sim.kajitori.io/cpu-usage` annotation shows
+in `kubectl top pod`; the HPA `kubectl autoscale` creates scales it up; lowering the usage
+scales it down once the short scale-down stabilization window set in the HPA's behavior has
+passed.
 """
 
 from __future__ import annotations
@@ -28,9 +30,7 @@ SIMULATOR = """
 import asyncio, sys
 from pathlib import Path
 import kajitori.sim as sim
-from kajitori.sim import metrics
-settings = sim.SimulatorSettings(node_lease=sim.NodeLeaseSettings(renew_interval=1.0),
-                                 metrics=metrics.MetricsSettings(metric_resolution=1.0))
+settings = sim.SimulatorSettings(node_lease=sim.NodeLeaseSettings(renew_interval=1.0))
 asyncio.run(sim.run(kubeconfig=Path(sys.argv[1]), nodes=2, settings=settings))
 """
 NODE_1 = "sim-default-1"
@@ -39,18 +39,24 @@ DEADLINE = 90.0
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Cluster]:
-    with harness.running(tmp_path_factory.mktemp("cluster"), controllers=True) as started:
+    with harness.running(tmp_path_factory.mktemp("cluster"), controllers=True,
+                         metric_resolution=1.0) as started:
         yield started
 
 
 @pytest.fixture(scope="module")
-def admin(cluster: harness.Cluster) -> Iterator[Kubectl]:
+def kubectl(cluster: harness.Cluster) -> Kubectl:
+    """kubectl on the cluster before the simulator runs (no nodes yet)."""
+    return Kubectl(str(PINNED_KUBECTL), cluster.kubeconfig, cluster.data_dir)
+
+
+@pytest.fixture(scope="module")
+def admin(cluster: harness.Cluster, kubectl: Kubectl) -> Iterator[Kubectl]:
     log = open(cluster.data_dir / "sim.log", "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(cluster.kubeconfig)],
                                stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        kubectl = Kubectl(str(PINNED_KUBECTL), cluster.kubeconfig, cluster.data_dir)
         wait_for(lambda: NODE_1 in kubectl("get", "nodes", "-o", "name"),
                  lambda: (cluster.data_dir / "sim.log").read_text())
         kubectl("wait", "--for=condition=Ready", "node", "-l", "type=sim", "--timeout=60s")
@@ -84,16 +90,32 @@ def deployment(cpu_usage: str) -> str:
                                                              "memory": "64Mi"}}}]}}}})
 
 
-def test_top_and_autoscale(admin: Kubectl) -> None:
-    wait_for(lambda: "True" in admin("get", "apiservices", "v1beta1.metrics.k8s.io"),
-             lambda: admin("get", "apiservices"))
-    resources = admin("api-resources", "--api-group=metrics.k8s.io", "-o", "name")
+def test_top_before_metrics_and_the_api_without_crds(kubectl: Kubectl) -> None:
+    service = kubectl("get", "apiservices", "v1beta1.metrics.k8s.io").split("\n")[1].split()
+    assert service[:3] == ["v1beta1.metrics.k8s.io", "Local", "True"]
+    resources = kubectl("api-resources", "--api-group=metrics.k8s.io", "-o", "name")
     assert resources.split() == ["nodes.metrics.k8s.io", "pods.metrics.k8s.io"]
+    assert "metrics" not in kubectl.run("get", "crd", check=False).stdout
+    nodes = kubectl.run("top", "node", check=False)
+    assert (nodes.returncode, nodes.stderr.strip()) == (1, "error: metrics not available yet")
+    kubectl("run", "early", "--image=nginx")
+    pods = kubectl.run("top", "pod", check=False)
+    assert (pods.returncode, pods.stderr.strip()) == (1, "error: metrics not available yet")
+    missing = kubectl.run("top", "pod", "nosuch", check=False)
+    assert missing.stderr.strip() == 'Error from server (NotFound): pods "nosuch" not found'
+    kubectl("delete", "pod", "early", "--wait=false")
+
+
+def test_top_and_autoscale(admin: Kubectl) -> None:
     wait_for(lambda: "sim-default-0" in admin.run("top", "node", check=False).stdout,
              lambda: admin.run("top", "node", check=False).stderr)
     top_nodes = admin("top", "node")
     assert top_nodes.split("\n")[0].split() == ["NAME", "CPU(cores)", "CPU(%)",
                                                  "MEMORY(bytes)", "MEMORY(%)"]
+    raw = json.loads(admin("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes/sim-default-0"))
+    assert raw["kind"] == "NodeMetrics"
+    assert raw["window"] == "1s"
+    assert raw["usage"]["cpu"].endswith(("n", "m"))
 
     # A pod no node can run has no metrics: kubectl says they are not there yet.
     admin("run", "stuck", "--image=nginx", "--labels=app=stuck", "--overrides",
