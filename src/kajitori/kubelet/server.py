@@ -5,7 +5,8 @@ Mirrors upstream's `pkg/kubelet/server/server.go`: `/containerLogs/{ns}/{pod}/{c
 `/pods`, `/healthz`, `/stats/summary` and `/metrics/resource` (`kajitori.kubelet.stats`; 404
 without a stats provider), the paths and query parameters the apiserver's LogLocation /
 streamLocation build (`apiserver/handlers/nodeproxy.py`). Logs are read by
-`kajitori.kubelet.logs`; the streams are bridged to containerd by `kajitori.kubelet.streaming`.
+`kajitori.kubelet.logs`; the streams are bridged to containerd by `kajitori.kubelet.streaming`
+(WebSocket) or proxied to it unchanged (kubectl's plain SPDY upgrade).
 
 Serving certificate: as upstream without `--tls-cert-file`, a self-signed certificate for the
 node's host name and IP, kept as `<root>/pki/kubelet.crt` and `kubelet.key` and made again when
@@ -39,6 +40,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kajitori.httpstream import upgradeaware
 from kajitori.kubelet import auth, logs, runtime, stats, statsmetrics, streaming
 
 log = logging.getLogger(__name__)
@@ -241,30 +243,48 @@ class KubeletServer:
 
     async def _remote_command(self, request: web.Request, *, attach: bool
                               ) -> web.StreamResponse:
+        """exec/attach: kubectl's plain SPDY upgrade is proxied to the runtime's streaming
+        server as it is (refusals as upstream's streaming.WriteError: a 500 with the error's
+        text); its v5 WebSocket is accepted first and bridged (refusals on the error
+        channel)."""
         pod = self._pod(request)
         container = request.match_info["container"]
         options = streaming.StreamOptions.from_query(request.query)
+        if streaming.is_spdy_upgrade(request):
+            try:
+                url = await self._remote_command_url(request, pod, container, options,
+                                                     attach=attach)
+            except streaming.StreamError as exc:
+                raise web.HTTPInternalServerError(text=str(exc)) from exc
+            return await _proxy_upgrade(request, url)
         ws = await _accept(request, streaming.REMOTE_COMMAND_V5)
-        container_id = await self._running_container_id(pod, container)
-        if container_id is None:
-            await streaming.send_status_and_close(
-                ws, streaming.failure_status(f'container not found ("{container}")'))
-            return ws
         try:
-            if attach:
-                url = await self._runtime.attach(api_pb2.AttachRequest(
-                    container_id=container_id, stdin=options.stdin, tty=options.tty,
-                    stdout=options.stdout, stderr=options.stderr))
-            else:
-                url = await self._runtime.exec(api_pb2.ExecRequest(
-                    container_id=container_id, cmd=request.query.getall("command", []),
-                    tty=options.tty, stdin=options.stdin, stdout=options.stdout,
-                    stderr=options.stderr))
-        except runtime.CRIError as exc:
-            await streaming.send_status_and_close(ws, streaming.failure_status(exc.message))
+            url = await self._remote_command_url(request, pod, container, options,
+                                                 attach=attach)
+        except streaming.StreamError as exc:
+            await streaming.send_status_and_close(ws, streaming.failure_status(str(exc)))
             return ws
         await streaming.bridge_remote_command(ws, url, options)
         return ws
+
+    async def _remote_command_url(self, request: web.Request, pod: Obj, container: str,
+                                  options: streaming.StreamOptions, *, attach: bool) -> str:
+        """The runtime's streaming URL for this exec/attach; StreamError in upstream's words
+        when the container is not running or the runtime refuses."""
+        container_id = await self._running_container_id(pod, container)
+        if container_id is None:
+            raise streaming.StreamError(f'container not found ("{container}")')
+        try:
+            if attach:
+                return await self._runtime.attach(api_pb2.AttachRequest(
+                    container_id=container_id, stdin=options.stdin, tty=options.tty,
+                    stdout=options.stdout, stderr=options.stderr))
+            return await self._runtime.exec(api_pb2.ExecRequest(
+                container_id=container_id, cmd=request.query.getall("command", []),
+                tty=options.tty, stdin=options.stdin, stdout=options.stdout,
+                stderr=options.stderr))
+        except runtime.CRIError as exc:
+            raise streaming.StreamError(exc.message) from exc
 
     async def _port_forward(self, request: web.Request) -> web.StreamResponse:
         pod = self._pod(request)
@@ -273,10 +293,16 @@ class KubeletServer:
         ready = [s for s in sandboxes if s.state == api_pb2.PodSandboxState.SANDBOX_READY]
         if not ready:
             raise web.HTTPNotFound(text=f'pod "{request.match_info["pod"]}" has no sandbox')
+        forward = api_pb2.PortForwardRequest(pod_sandbox_id=ready[0].id)
+        if streaming.is_spdy_upgrade(request):
+            try:
+                url = await self._runtime.port_forward(forward)
+            except runtime.CRIError as exc:
+                raise web.HTTPInternalServerError(text=exc.message) from exc
+            return await _proxy_upgrade(request, url)
         ws = await _accept(request, streaming.PORT_FORWARD_WEBSOCKET)
         try:
-            url = await self._runtime.port_forward(api_pb2.PortForwardRequest(
-                pod_sandbox_id=ready[0].id))
+            url = await self._runtime.port_forward(forward)
         except runtime.CRIError:
             log.exception("port-forward to pod %s", uid)
             await ws.close(code=streaming.NORMAL_CLOSURE)
@@ -285,9 +311,18 @@ class KubeletServer:
         return ws
 
 
+async def _proxy_upgrade(request: web.Request, url: str) -> web.StreamResponse:
+    """kubectl's SPDY upgrade relayed to the runtime's streaming `url` (upstream's
+    proxyStream); a streaming server that cannot be reached is a 500, as upstream's."""
+    try:
+        return await upgradeaware.serve(request, url)
+    except upgradeaware.BackendError as exc:
+        raise web.HTTPInternalServerError(text=f"error dialing backend: {exc}") from exc
+
+
 async def _accept(request: web.Request, protocol: str) -> web.WebSocketResponse:
     """Upgrade to a WebSocket speaking `protocol`, which the client must offer; anything else
-    (plain SPDY upgrades included) is a 400, as upstream answers an unsupported upgrade."""
+    is a 400, as upstream answers an unsupported upgrade."""
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
     if request.headers.get("Upgrade", "").lower() != "websocket" or protocol not in offered:
         raise web.HTTPBadRequest(text=f"unable to upgrade: the client must offer WebSocket "

@@ -19,8 +19,11 @@ k8s.io`) for port-forward. The chain, end to end:
 - port-forward: SPDY already runs end to end (kubectl ↔ containerd), so the kubelet only
   upgrades a TCP connection to containerd and copies the WebSocket payloads into it and back.
 
-Departures from upstream: kubectl's plain SPDY upgrade (its fallback when WebSocket is refused,
-and older kubectl's only way) is not served; aiohttp upgrades only to WebSocket.
+kubectl's plain SPDY upgrade (its fallback when WebSocket is refused, and older kubectl's only
+way) needs no translation: the kubelet proxies it to containerd's streaming server unchanged, as
+upstream's kubelet does (`proxyStream`; `kajitori.httpstream.upgradeaware`), and containerd ends
+the SPDY session (stream types, `v4.channel.k8s.io` negotiation, stdin FIN, the exit-code Status,
+port-forward's error stream). `is_spdy_upgrade` tells the kubelet which way a request goes.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import asyncio
 import contextlib
 import logging
 import struct
-import urllib.parse
 import zlib
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +39,8 @@ from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
+
+from kajitori.httpstream import upgradeaware
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ PORT_FORWARD_WEBSOCKET = "SPDY/3.1+portforward.k8s.io"
 # SPDY subprotocols spoken to the runtime.
 REMOTE_COMMAND_V4 = "v4.channel.k8s.io"
 PORT_FORWARD_SPDY = "portforward.k8s.io"
+SPDY_UPGRADE = "SPDY/3.1"
 
 # v5 channel bytes.
 STDIN_CHANNEL = 0
@@ -206,30 +211,22 @@ async def upgrade(url: str, *, protocol: str) -> tuple[asyncio.StreamReader,
                                                        asyncio.StreamWriter]:
     """Connect to the runtime's streaming `url` (http://host:port/path) and upgrade to SPDY/3.1
     offering `protocol` (`X-Stream-Protocol-Version`). Raises StreamError on refusal."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "http" or parts.hostname is None:
-        raise StreamError(f"unsupported streaming URL {url!r}")
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(parts.hostname, parts.port or 80), CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as exc:
+        reader, writer, answer = await upgradeaware.dial(url, headers=(
+            ("Connection", "Upgrade"), ("Upgrade", SPDY_UPGRADE),
+            ("X-Stream-Protocol-Version", protocol)))
+    except upgradeaware.BackendError as exc:
         raise StreamError(f"error dialing backend: {exc}") from exc
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
-    writer.write((f"POST {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-                  "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
-                  f"X-Stream-Protocol-Version: {protocol}\r\nContent-Length: 0\r\n\r\n").encode())
-    try:
-        await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), CONNECT_TIMEOUT)
-    except (OSError, TimeoutError, asyncio.IncompleteReadError,
-            asyncio.LimitOverrunError) as exc:
+    if answer.status != upgradeaware.SWITCHING_PROTOCOLS:
         writer.close()
-        raise StreamError(f"error upgrading connection: {exc}") from exc
-    status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
-    if " 101 " not in status_line + " ":
-        writer.close()
-        raise StreamError(f"unable to upgrade connection: {status_line}")
+        raise StreamError(f"unable to upgrade connection: {answer.status} {answer.reason}")
     return reader, writer
+
+
+def is_spdy_upgrade(request: web.BaseRequest) -> bool:
+    """An upgrade request for anything but WebSocket: kubectl's `Upgrade: SPDY/3.1`."""
+    return upgradeaware.is_upgrade_request(request) and \
+        request.headers.get("Upgrade", "").strip().lower() != "websocket"
 
 
 @dataclass(frozen=True)
