@@ -56,10 +56,9 @@ to appear."""
 COMPONENTS_COMMAND = b"components"
 """The argument that tells the server's components child (`kajitori components`) apart."""
 BENCH_METRIC_RESOLUTION = 86400.0
-"""The simulator's metrics round interval in benchmarks: every 15 s (metrics-server's
-default), the simulator writes one PodMetrics per running pod, one write at a time, without
-end at 10,000 pods and more; that load is not what a benchmark of the control plane measures,
-and upstream's metrics-server keeps usage in memory, not in etcd."""
+"""The server's `--metric-resolution` in benchmarks: one scrape, at its start. Every 15 s
+(metrics-server's default) it would list every Node and read every simulated pod's usage from
+the simulator; that load is not what a benchmark of the control plane measures."""
 COMPONENTS_WAIT = 30.0
 """Seconds a server may take, once it listens, to start its components child."""
 
@@ -100,15 +99,18 @@ class Server:
 
 @contextlib.contextmanager
 def server(*, extra_args: tuple[str, ...] = (),
-           controllers: bool | tuple[str, ...] = False) -> Iterator[Server]:
+           controllers: bool | tuple[str, ...] = False,
+           metric_resolution: float = BENCH_METRIC_RESOLUTION) -> Iterator[Server]:
     """Start a server on a fresh temporary data directory; stop it and remove the directory on
     exit. `extra_args` go to `kajitori server` (the scheduler benchmark runs its own
     scheduler: `--disable-scheduler`); `controllers` are the controllers its components child
     runs, as `kajitori.testing.running` takes them (True: all, as `kajitori server` runs
-    them; the default False: only those a namespace needs to hold pods). Raises what
-    `kajitori.testing.running` raises if it does not come up."""
+    them; the default False: only those a namespace needs to hold pods); `metric_resolution`
+    the seconds between its scrapes of node usage. Raises what `kajitori.testing.running`
+    raises if it does not come up."""
     with tempfile.TemporaryDirectory(prefix="kajitori-bench-") as tmp, \
-            running(Path(tmp), extra_args=extra_args, controllers=controllers) as started:
+            running(Path(tmp), extra_args=extra_args, controllers=controllers,
+                    metric_resolution=metric_resolution) as started:
         yield Server(target=Target(url=started.server, kubeconfig=started.kubeconfig),
                      pid=started.process.pid, data_dir=started.data_dir)
 
@@ -281,35 +283,28 @@ def print_summary(name: str, figures: dict[str, Any]) -> None:
     print(orjson.dumps({"benchmark": name, **figures}).decode())
 
 
-def run_simulator(kubeconfig: str, config: str, metric_resolution: float, log: str) -> None:
-    """The simulator child: `kajitori.sim.run` on the pool config file `config`, its metrics
-    published every `metric_resolution` seconds, logging to the file `log`."""
+def run_simulator(kubeconfig: str, config: str, log: str) -> None:
+    """The simulator child: `kajitori.sim.run` on the pool config file `config`, logging to
+    the file `log`."""
     import logging
 
     from kajitori import sim
-    from kajitori.sim import metrics
 
     logging.basicConfig(filename=log, level=logging.INFO,
                         format="%(levelname).1s%(asctime)s %(name)s] %(message)s")
-    settings = sim.SimulatorSettings(
-        metrics=metrics.MetricsSettings(metric_resolution=metric_resolution))
-    asyncio.run(sim.run(kubeconfig=Path(kubeconfig), config=Path(config), settings=settings))
+    asyncio.run(sim.run(kubeconfig=Path(kubeconfig), config=Path(config)))
 
 
 @contextlib.contextmanager
-def simulator(target: Target, *, pools: list[dict[str, Any]], log: Path,
-              metric_resolution: float = BENCH_METRIC_RESOLUTION) -> Iterator[int]:
+def simulator(target: Target, *, pools: list[dict[str, Any]], log: Path) -> Iterator[int]:
     """Run simulated nodes (`kajitori.sim`) on the pools `pools` (docs/simulated-nodes.md's
     format, as dicts) against `target` in a child process (own core and GIL, as `kajitori
-    sim` beside a real server), logging to `log`; yield its pid; kill it on exit.
-    `metric_resolution` is the seconds between its rounds of PodMetrics and NodeMetrics writes
-    (BENCH_METRIC_RESOLUTION by default: one round, at the start)."""
+    sim` beside a real server), logging to `log`; yield its pid; kill it on exit."""
     with tempfile.NamedTemporaryFile("wb", suffix=".json") as config:
         config.write(orjson.dumps({"pools": pools}))
         config.flush()
         process = multiprocessing.get_context("spawn").Process(
-            target=run_simulator, args=(str(target.kubeconfig), config.name,
-                                        metric_resolution, str(log)))
+            target=run_simulator, args=(str(target.kubeconfig), config.name, str(log)))
         process.start()
         try:
             yield process.pid or 0

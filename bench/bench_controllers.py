@@ -4,9 +4,9 @@ rolling update of it (issue #5's `bench/controllers`).
 A real server (child process) runs its components child as `kajitori server` does (the
 scheduler and every controller, each under leader election); `--nodes` simulated nodes run in
 a `kajitori.sim` child process, each with room for the Deployment's pods and its surge, their
-metrics written once at the start (`apiclient.BENCH_METRIC_RESOLUTION`: a round of 10,000
-PodMetrics writes every 15 s is the simulated metrics-server's load, not the controllers';
-`--metric-resolution 15` puts it back). Then:
+usage scraped by the server once at its start (`apiclient.BENCH_METRIC_RESOLUTION`: a scrape
+of every node every 15 s is not the controllers' load; `--metric-resolution 15` puts it back).
+Then:
 
 1. create: POST a Deployment of `--replicas` pods (10m cpu, 16Mi each; RollingUpdate with the
    default maxSurge and maxUnavailable of 25%), timed from the POST until the Deployment's
@@ -72,7 +72,7 @@ WATCH_SECONDS = 86400
 it after its own default)."""
 SETTLE_SECONDS = 15.0
 """Seconds between the nodes' registration and the rate at rest: their Leases are created
-(within one 10 s renew interval) and the simulator's one round of NodeMetrics written."""
+(within one 10 s renew interval)."""
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 STATUS_FIELDS = ("observedGeneration", "replicas", "updatedReplicas", "readyReplicas",
                  "availableReplicas", "unavailableReplicas")
@@ -318,16 +318,16 @@ def main() -> None:
                         help="seconds at rest, before the create, to measure the base write rate")
     parser.add_argument("--metric-resolution", type=float,
                         default=apiclient.BENCH_METRIC_RESOLUTION,
-                        help="seconds between the simulator's rounds of PodMetrics and "
-                             "NodeMetrics writes (15 in a cluster; default "
-                             f"{apiclient.BENCH_METRIC_RESOLUTION:g}: one round, at the start)")
+                        help="seconds between the server's scrapes of node usage (15 in a "
+                             "cluster; default "
+                             f"{apiclient.BENCH_METRIC_RESOLUTION:g}: one scrape, at the start)")
     parser.add_argument("--trace", action="store_true",
                         help="print the Deployment's status at every change")
     args = parser.parse_args()
-    with apiclient.server(controllers=True) as server, apiclient.simulator(
-            server.target, pools=node_pools(args.nodes, args.replicas),
-            log=server.data_dir / "sim.log",
-            metric_resolution=args.metric_resolution) as simulator:
+    with apiclient.server(controllers=True,
+                          metric_resolution=args.metric_resolution) as server, \
+            apiclient.simulator(server.target, pools=node_pools(args.nodes, args.replicas),
+                                log=server.data_dir / "sim.log") as simulator:
         processes = Processes(server=server.pid, components=apiclient.components_pid(server.pid),
                               simulator=simulator)
         try:

@@ -12,7 +12,7 @@ pods. Prints pods per second per workload, p50/p99 cycle latency, and the proces
 
 With `--e2e`, instead: a real server (child process, its own scheduler and controllers off),
 `--nodes` simulated nodes (`kajitori.sim`, child process, a pool of `make_node`'s size in three
-zones, metrics written once: apiclient.BENCH_METRIC_RESOLUTION) and the scheduler
+zones; the server scrapes their usage once: apiclient.BENCH_METRIC_RESOLUTION) and the scheduler
 (`kajitori.scheduler.run`, child process). This process creates the
 same workloads from the same `make_pod` over HTTPS from `--workers` connections, watches the
 pods get bound and starts a workload only when the previous one is all bound; then it fills
@@ -334,10 +334,10 @@ async def end_to_end(target: apiclient.Target, *, pods: int, fill: int, workers:
 def main_e2e(args: argparse.Namespace) -> None:
     spawn = multiprocessing.get_context("spawn")
     # The server's own scheduler would race the one measured here.
-    with apiclient.server(extra_args=("--disable-scheduler",)) as server, \
+    with apiclient.server(extra_args=("--disable-scheduler",),
+                          metric_resolution=args.metric_resolution) as server, \
             apiclient.simulator(server.target, pools=node_pools(args.nodes),
-                                log=server.data_dir / "simulator.log",
-                                metric_resolution=args.metric_resolution) as simulator:
+                                log=server.data_dir / "simulator.log") as simulator:
         scheduler_ = spawn.Process(target=run_scheduler, args=(str(server.target.kubeconfig),))
         scheduler_.start()
         try:
@@ -365,9 +365,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--metric-resolution", type=float,
                         default=apiclient.BENCH_METRIC_RESOLUTION,
-                        help="seconds between the simulator's rounds of PodMetrics and "
-                             "NodeMetrics writes (metrics-server's --metric-resolution, 15 in "
-                             "a cluster; by default one round, at the start)")
+                        help="seconds between the server's scrapes of node usage "
+                             "(--metric-resolution, 15 in a cluster; by default one scrape, "
+                             "at the start)")
     args = parser.parse_args()
     if args.e2e and args.nodes < min(args.pods, DEPLOYMENT_SIZE):
         parser.error(f"an anti-affinity group of {min(args.pods, DEPLOYMENT_SIZE)} pods needs "
