@@ -1,9 +1,10 @@
-"""Node-pressure eviction on a real node, with kubectl: a pod over its emptyDir sizeLimit and a
-pod over its ephemeral-storage limit are evicted (Failed, reason `Evicted`, upstream's
-message in `kubectl describe`); with `evictionHard` memory.available set just below the
+"""Node-pressure eviction on a real node, with kubectl: a pod over its emptyDir sizeLimit, and
+a pod or a container over its ephemeral-storage limit, are evicted (Failed, reason `Evicted`,
+upstream's message in `kubectl describe`); with `evictionHard` memory.available set just below the
 machine's available memory, a pod allocating memory puts the node under MemoryPressure (the
 condition, its `node.kubernetes.io/memory-pressure` taint, the `EvictionThresholdMet` event)
-and is evicted, and the pressure ends after the transition period.
+and is evicted, a new BestEffort pod is refused meanwhile, and the pressure ends after the
+transition period.
 
 The memory case restarts the agent with its own settings (the kubelet adopts what runs); the
 threshold is the machine's available memory (MemTotal less the root cgroup's working set),
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.node
 MiB = 2**20
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 TIMEOUT = 120.0
-PRESSURE_TRANSITION = 10.0
+PRESSURE_TRANSITION = 30.0
 """evictionPressureTransitionPeriod of the memory case, seconds (upstream 5 min)."""
 
 AGENT_WITH_SETTINGS = """
@@ -86,6 +87,39 @@ spec:
     resources:
       limits:
         ephemeral-storage: 1Mi
+"""
+CONTAINER_LIMIT_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: one-filler
+spec:
+  restartPolicy: Never
+  containers:
+  - name: quiet
+    image: busybox
+    command: ["sleep", "3600"]
+    resources:
+      limits:
+        ephemeral-storage: 20Mi
+  - name: filler
+    image: busybox
+    command: ["sh", "-c", "dd if=/dev/zero of=/big bs=1M count=5 && sleep 3600"]
+    resources:
+      limits:
+        ephemeral-storage: 1Mi
+"""
+LATECOMER_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: latecomer
+spec:
+  nodeName: {node}
+  containers:
+  - name: sleeper
+    image: busybox
+    command: ["sleep", "3600"]
 """
 MEMORY_HOG_POD = """\
 apiVersion: v1
@@ -167,6 +201,14 @@ def test_pod_over_its_ephemeral_storage_limit_is_evicted(node: AgentNode) -> Non
     assert container["state"]["terminated"]["exitCode"] == 137  # SIGKILL after the 2 s grace
 
 
+def test_container_over_its_ephemeral_storage_limit_is_evicted(node: AgentNode) -> None:
+    apply(node, CONTAINER_LIMIT_POD)
+    status = _wait_evicted(node, "one-filler")
+    # Within the pod's total (21Mi), over the filler's own limit.
+    assert status["message"] == \
+        'Container filler exceeded its local ephemeral storage limit "1Mi". '
+
+
 def _restart_agent(node: AgentNode, **settings: object) -> None:
     """Stop the agent and start it again with these KubeletSettings fields."""
     assert node.process is not None
@@ -221,6 +263,16 @@ def test_memory_pressure_evicts_the_pod_and_ends_after_the_transition_period(
         "get", "events", "--field-selector", f"involvedObject.name={node.name}", "-o", "json"))
     reasons = {(e["reason"], e["message"]) for e in node_events["items"]}
     assert ("EvictionThresholdMet", "Attempting to reclaim memory") in reasons
+    # Under MemoryPressure a new BestEffort pod is refused by the kubelet (bound to the node
+    # directly: the scheduler would not place it past the taint).
+    apply(node, LATECOMER_POD.format(node=node.name))
+    node.wait("latecomer not rejected", lambda: _status(node, "latecomer").get("phase") ==
+              "Failed", timeout=30)
+    late = _status(node, "latecomer")
+    assert (late["reason"], late["message"]) == (
+        "Evicted", "Pod was rejected: The node had condition: [MemoryPressure]. ")
+    assert ("Evicted", "The node had condition: [MemoryPressure]. ") in {
+        (e["reason"], e["message"]) for e in events(node, "latecomer")}
     node.wait("no memory-pressure taint", lambda: any(
         t["key"] == "node.kubernetes.io/memory-pressure" and t["effect"] == "NoSchedule"
         for t in (get(node, "node", node.name).get("spec") or {}).get("taints") or []),
