@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import ipaddress
 import logging
@@ -258,6 +259,11 @@ class KubeletServer:
                 raise web.HTTPInternalServerError(text=str(exc)) from exc
             return await _proxy_upgrade(request, url)
         ws = await _accept(request, streaming.REMOTE_COMMAND_V5)
+        if attach:
+            # As upstream's GetAttach: whether the process has a TTY was fixed when it started
+            # (`kubectl run -it` with a piped stdin asks for none); a TTY merges stderr.
+            tty = bool((_container_spec(pod, container) or {}).get("tty"))
+            options = dataclasses.replace(options, tty=tty, stderr=options.stderr and not tty)
         try:
             url = await self._remote_command_url(request, pod, container, options,
                                                  attach=attach)
@@ -332,11 +338,19 @@ async def _accept(request: web.Request, protocol: str) -> web.WebSocketResponse:
     return ws
 
 
-def _has_container(pod: Obj, name: str) -> bool:
+def _container_spec(pod: Obj, name: str) -> Obj | None:
+    """The pod's init, app or ephemeral container named `name`."""
     spec = pod.get("spec") or {}
-    return any(c.get("name") == name for key in ("initContainers", "containers",
-                                                 "ephemeralContainers")
-               for c in spec.get(key) or ())
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        for container in spec.get(key) or ():
+            if container.get("name") == name:
+                found: Obj = container
+                return found
+    return None
+
+
+def _has_container(pod: Obj, name: str) -> bool:
+    return _container_spec(pod, name) is not None
 
 
 def ensure_serving_cert(pki_dir: Path, *, node_name: str, node_ip: str) -> tuple[Path, Path]:
