@@ -20,8 +20,9 @@ from pathlib import Path
 DEFAULT_DATA_DIR = Path("/var/lib/kajitori")
 """`kajitori agent --data-dir`'s default as root."""
 DEFAULT_EVICTION_HARD = {"memory.available": "100Mi", "nodefs.available": "10%",
-                         "nodefs.inodesFree": "5%", "imagefs.available": "15%"}
-"""Upstream's `evictionHard` default (Linux)."""
+                         "nodefs.inodesFree": "5%", "imagefs.available": "15%",
+                         "imagefs.inodesFree": "5%"}
+"""Upstream's `evictionHard` default (Linux; imagefs.inodesFree since v1.30)."""
 
 
 def default_node_name() -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from kajitori.api import quantity
 from kajitori.client import clock as clock_
-from kajitori.kubelet import eviction
+from kajitori.kubelet import eviction, settings
 from kajitori.kubelet import evictionthresholds as et
 
 Obj = dict[str, Any]
@@ -25,10 +25,10 @@ NOW = "2026-01-01T00:00:00Z"
 
 
 def test_default_hard_thresholds_parse_with_percentages() -> None:
-    thresholds = et.parse_threshold_config({
-        "memory.available": "100Mi", "nodefs.available": "10%", "nodefs.inodesFree": "5%",
-        "imagefs.available": "15%"})
+    thresholds = et.parse_threshold_config(settings.DEFAULT_EVICTION_HARD)
     by_signal = {t.signal: t for t in thresholds}
+    assert sorted(by_signal) == ["imagefs.available", "imagefs.inodesFree", "memory.available",
+                                 "nodefs.available", "nodefs.inodesFree"]
     assert str(by_signal["memory.available"].value.fixed) == "100Mi"
     assert all(t.is_hard for t in thresholds)
     capacity = quantity.from_int(100 * GI, quantity.BINARY_SI)
