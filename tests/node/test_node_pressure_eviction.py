@@ -187,6 +187,9 @@ def test_emptydir_over_its_size_limit_is_evicted(node: AgentNode) -> None:
     event = _evicted_event(node, "scratch-filler")
     assert (event["type"], event["message"]) == ("Warning", message)
     assert event["source"]["component"] == "kubelet"
+    uid = get(node, "pod", "scratch-filler")["metadata"]["uid"]
+    node.wait("the evicted pod's emptyDir not removed",
+              lambda: not (node.data_dir / "kubelet" / "pods" / uid).exists(), timeout=10)
 
 
 def test_pod_over_its_ephemeral_storage_limit_is_evicted(node: AgentNode) -> None:

@@ -601,6 +601,9 @@ class PodWorkers:
             self._report(uid, worker, status, messages=await self._messages(pod, status))
             await self._terminate(uid, worker, remove=False,
                                   grace=worker.termination.grace_seconds)
+            # Its volumes go (an emptyDir frees the disk the eviction was for), as upstream's
+            # volume manager tears down a terminated pod's; the Failed pod stays in the API.
+            await self._volumes.unmount_pod(uid)
             worker.terminated_event.set()
             return False
         if (pod.get("status") or {}).get("phase") in apipodstatus.TERMINAL_PHASES:

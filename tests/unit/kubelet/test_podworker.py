@@ -472,6 +472,7 @@ async def test_eviction_kills_with_its_grace_and_reports_failed_evicted(
     assert await node.workers.sync(UID) is False
     assert await evicting is True
     assert node.rt.stops == [(node.container("c"), 2)]  # the runtime's minimum grace
+    assert node.volumes.unmounted == [UID]
     status = node.statuses.last
     assert (status["phase"], status["reason"], status["message"]) == ("Failed", "Evicted", "low")
     assert status["conditions"][0] == condition
