@@ -11,10 +11,12 @@ each node's kubelet is asked concurrently, each request cut off after
 (k8s.io/kubelet/pkg/apis/stats/v1alpha1, served by `kajitori.kubelet.stats`).
 
 Simulated nodes have addresses that lead nowhere: their simulator process serves the Summaries
-of all its nodes from one loopback HTTP endpoint (`GET` → `{"items": [Summary, ...]}`,
+of all its nodes from one loopback HTTP endpoint (`GET` → JSON Lines, one Summary per line,
 `kajitori.sim.metrics`) and names it on each of its Nodes in the annotation
 STATS_ENDPOINT_ANNOTATION. Each distinct endpoint is fetched once per round, so a round costs
-one request per simulator, not per node. Only `http://` endpoints on a loopback address of
+one request per simulator, not per node; its answer is decoded a line at a time, letting the
+loop serve requests between lines (at 5,000 nodes and 150,000 pods it is about 35 MB and a
+second of this process's CPU). Only `http://` endpoints on a loopback address of
 nodes whose runtime is simulated are fetched: a Node annotation must not make the API server
 request any URL its writer likes. Coupling: the annotation key and the endpoint's answer are
 shared with `kajitori.sim.metrics` (which may not import the API server).
@@ -33,14 +35,13 @@ Departures from metrics-server, on purpose:
 from __future__ import annotations
 
 import asyncio
-import datetime
 import ipaddress
 import logging
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import orjson
@@ -63,6 +64,8 @@ STALE_RESOLUTIONS = 2
 """A node's point outlives failed scrapes for this many resolutions, then is dropped."""
 CONCURRENT_SCRAPES = 64
 """Requests in flight at once in a round."""
+LINES_PER_TURN = 50
+"""Simulator Summaries decoded between two turns of the loop (about 5 ms)."""
 SUMMARY_PATH = "/stats/summary?only_cpu_and_memory=true"
 STATS_ENDPOINT_ANNOTATION = "sim.kajitori.io/stats-endpoint"
 """On a simulated Node: the URL its simulator serves every one of its nodes' Summaries at."""
@@ -72,24 +75,26 @@ SCRAPE_ERRORS = (OSError, aiohttp.ClientError, TimeoutError, ValueError, TypeErr
 """A kubelet that cannot be reached, answers late, not 200, or not a Summary."""
 
 
-@dataclass(frozen=True)
-class Usage:
+# Points are tuples of strings and numbers: at 150,000 pods, a round keeps about 45 MB of them
+# where dicts or dataclasses would hold four times as much, and the garbage collector stops
+# tracking tuples of untracked values instead of scanning them at every collection.
+
+
+class Usage(NamedTuple):
     """Resource usage at one point: cpu in nanocores, memory (working set) in bytes."""
 
     cpu_nanocores: int
     memory_bytes: int
 
 
-@dataclass(frozen=True)
-class NodePoint:
+class NodePoint(NamedTuple):
     """A node's latest usage; `timestamp` is RFC 3339, when the kubelet measured it."""
 
     timestamp: str
     usage: Usage
 
 
-@dataclass(frozen=True)
-class PodPoint:
+class PodPoint(NamedTuple):
     """A pod's latest usage, per container in the Summary's order; `timestamp` is the
     earliest of its containers' (metrics-server's choice)."""
 
@@ -103,7 +108,8 @@ PodKey = tuple[str, str]
 
 @dataclass(frozen=True)
 class NodeSample:
-    """What one Summary said, with the monotonic time it was received."""
+    """What one Summary said, with the monotonic time it was received; pods without a point
+    are left out."""
 
     node: NodePoint | None
     pods: dict[PodKey, PodPoint]
@@ -128,33 +134,31 @@ def node_point(summary: Obj) -> NodePoint | None:
     return None if found is None else NodePoint(*found)
 
 
+def pod_point(stats: Obj) -> PodPoint | None:
+    """The usage of a Summary's PodStats, or None when it has no container or a container
+    lacks usage (metrics-server leaves incomplete pods out)."""
+    containers = []
+    for container in stats.get("containers") or ():
+        found = _usage(container.get("cpu"), container.get("memory"))
+        if found is None:
+            return None
+        containers.append((str(container.get("name", "")), found))
+    if not containers:
+        return None
+    # metav1.Time is RFC 3339 in UTC to the second: such strings sort as the times do.
+    return PodPoint(timestamp=min(timestamp for _, (timestamp, _u) in containers),
+                    containers=tuple((name, usage) for name, (_t, usage) in containers))
+
+
 def pod_points(summary: Obj) -> dict[PodKey, PodPoint]:
-    """Each pod of a Summary whose every container has usage (a pod with none, or with a
-    container lacking it, is left out, as metrics-server leaves out incomplete pods)."""
-    points: dict[PodKey, PodPoint] = {}
-    for pod in summary.get("pods") or ():
-        ref = pod.get("podRef") or {}
-        containers = []
-        for container in pod.get("containers") or ():
-            found = _usage(container.get("cpu"), container.get("memory"))
-            if found is None:
-                break
-            containers.append((str(container.get("name", "")), found))
-        else:
-            if containers:
-                timestamp = min((ts for _, (ts, _usage_) in containers),
-                                key=_sortable_time)
-                points[(str(ref.get("namespace", "")), str(ref.get("name", "")))] = PodPoint(
-                    timestamp=timestamp,
-                    containers=tuple((name, usage) for name, (_, usage) in containers))
-    return points
-
-
-def _sortable_time(text: str) -> datetime.datetime:
-    try:
-        return meta.parse_time(text)
-    except ValueError:
-        return datetime.datetime.max.replace(tzinfo=datetime.UTC)
+    """The points of a Summary's pods that have one, by (namespace, name) of their podRef."""
+    found = {}
+    for stats in summary.get("pods") or ():
+        point = pod_point(stats)
+        if point is not None:
+            ref = stats.get("podRef") or {}
+            found[(str(ref.get("namespace", "")), str(ref.get("name", "")))] = point
+    return found
 
 
 def stats_endpoint(node: Obj) -> str | None:
@@ -254,23 +258,15 @@ class MetricsScraper:
                 group.create_task(self._scrape_simulator(session, limit, endpoint, names))
         self._prune({meta.name(node) for node in nodes})
 
-    async def _fetch(self, session: aiohttp.ClientSession, limit: asyncio.Semaphore,
-                     url: str, *, tls: bool) -> Obj:
-        """The JSON object at `url`. Raises one of SCRAPE_ERRORS."""
-        async with limit, session.get(
-                url, ssl=self._kubelet.ssl_context() if tls else False) as response:
-            body = await response.read()
-            if response.status != 200:
-                raise ValueError(f"{response.status}: {body[:200].decode(errors='replace')}")
-        document = orjson.loads(body)
-        if not isinstance(document, dict):
-            raise ValueError("the answer is not a JSON object")
-        return document
-
     async def _scrape_kubelet(self, session: aiohttp.ClientSession, limit: asyncio.Semaphore,
                               name: str, url: str) -> None:
         try:
-            summary = await self._fetch(session, limit, url, tls=True)
+            async with limit, session.get(url, ssl=self._kubelet.ssl_context()) as response:
+                body = await response.read()
+                _check(response.status, body)
+            summary = orjson.loads(body)
+            if not isinstance(summary, dict):
+                raise ValueError("the answer is not a JSON object")
             self.record(summary, node_name=name)
         except SCRAPE_ERRORS as exc:
             self._failed(name, exc)
@@ -278,17 +274,33 @@ class MetricsScraper:
     async def _scrape_simulator(self, session: aiohttp.ClientSession,
                                 limit: asyncio.Semaphore, endpoint: str,
                                 names: set[str]) -> None:
-        """Record the Summaries of `names` the endpoint serves (it may serve others: nodes
-        whose annotation names it but that are gone, or not ours to believe)."""
+        """Record the Summaries of `names` the endpoint serves, a line at a time (it may serve
+        others: nodes whose annotation names it but that are gone, or not ours to believe)."""
         try:
-            document = await self._fetch(session, limit, endpoint, tls=False)
-            for summary in document.get("items") or ():
-                name = (summary.get("node") or {}).get("nodeName", "")
-                if name in names:
-                    self.record(summary, node_name=name)
+            async with limit, session.get(endpoint, ssl=False) as response:
+                if response.status != 200:
+                    _check(response.status, await response.read())
+                pending = b""
+                async for chunk in response.content.iter_any():
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    await self._record_lines(lines, names)
+                await self._record_lines([pending], names)
         except SCRAPE_ERRORS as exc:
             for name in names:
                 self._failed(name, exc)
+
+    async def _record_lines(self, lines: list[bytes], names: set[str]) -> None:
+        """Record each line's Summary, letting the loop run every LINES_PER_TURN lines (a
+        chunk may hold the whole answer)."""
+        for index, line in enumerate(lines):
+            if index % LINES_PER_TURN == LINES_PER_TURN - 1:
+                await asyncio.sleep(0)
+            if not line.strip():
+                continue
+            summary = orjson.loads(line)
+            name = (summary.get("node") or {}).get("nodeName", "")
+            if name in names:
+                self.record(summary, node_name=name)
 
     def record(self, summary: Obj, *, node_name: str) -> None:
         """Keep `summary` as `node_name`'s latest (replacing its pods' points). Public for
@@ -320,3 +332,9 @@ class MetricsScraper:
                 if self._pods.get(key) is point:
                     del self._pods[key]
         self._failing &= keep
+
+
+def _check(status: int, body: bytes) -> None:
+    """Raises ValueError with the answer's start unless `status` is 200."""
+    if status != 200:
+        raise ValueError(f"{status}: {body[:200].decode(errors='replace')}")

@@ -4,26 +4,32 @@ Upstream, each kubelet serves its node's Summary (`/stats/summary`, k8s.io/kubel
 v1alpha1) and metrics-server scrapes it; here the API server scrapes
 (`kajitori.apiserver.metricsscraper`) and serves `metrics.k8s.io` itself. Simulated nodes have
 no kubelet to ask, so this process serves the Summaries of all its nodes from one HTTP
-endpoint on loopback, `GET /stats/summary` → `{"items": [Summary, ...]}`, and names it on each
-of its Nodes in STATS_ENDPOINT_ANNOTATION (`node.register`): the API server asks each
-simulator once per round however many nodes it runs. Summaries are computed at each request
+endpoint on loopback, `GET /stats/summary` → JSON Lines (one Summary per line, so that both
+sides encode and decode a node at a time and their loops keep serving in between), and names
+it on each of its Nodes in STATS_ENDPOINT_ANNOTATION (`node.register`): the API server asks
+each simulator once per round however many nodes it runs. Summaries are computed at each request
 from the pod informer's cache; nothing is written to the API. Coupling: the annotation key and
 the answer's shape are the scraper's.
 
 Usage is configurable per pod with the annotations `sim.kajitori.io/cpu-usage` and
 `sim.kajitori.io/memory-usage` (quantities for the whole pod, split evenly over its
 containers); otherwise each container uses `DEFAULT_USAGE_FRACTION` of its request. A node
-uses the sum of its running pods plus a base for the system. Summaries carry cpu (
-`usageNanoCores`) and memory (`workingSetBytes`, `usageBytes`) only, what
-`only_cpu_and_memory=true` asks a kubelet for.
+uses the sum of its running pods plus a base for the system.
+
+Summaries carry only what the API server reads (a cut of `only_cpu_and_memory=true`): the
+node's cpu and memory, and each pod's podRef and containers with their cpu (`usageNanoCores`)
+and memory (`workingSetBytes`); no pod totals or start times. At 5,000 nodes and 150,000 pods
+that is one answer of about 35 MB every resolution; a pod's usage is computed once per
+resourceVersion, so a request costs building and encoding the dicts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import orjson
@@ -51,6 +57,9 @@ NODE_BASE_USAGE = {"cpu": 100, "memory": 256 * 1024 * 1024 * 1000}
 """Milli-units a node's system daemons use: 100m cpu, 256Mi memory."""
 NANOCORES_PER_MILLICORE = 1_000_000
 STATS_PATH = "/stats/summary"
+JSON_LINES = "application/jsonl"
+LINES_PER_WRITE = 100
+"""Summaries encoded between two turns of the loop."""
 LOOPBACK = "127.0.0.1"
 
 
@@ -75,39 +84,43 @@ def container_usage(pod: Obj) -> list[tuple[str, dict[str, int]]]:
     return result
 
 
+UsageOf = Callable[[Obj], list[tuple[str, dict[str, int]]]]
+
+
 def _cpu_memory(usage: dict[str, int], *, now: str) -> Obj:
     """The Summary's `cpu` and `memory` of a usage in milli-units."""
-    memory = usage["memory"] // 1000
     return {"cpu": {"time": now, "usageNanoCores": usage["cpu"] * NANOCORES_PER_MILLICORE},
-            "memory": {"time": now, "usageBytes": memory, "workingSetBytes": memory}}
+            "memory": {"time": now, "workingSetBytes": usage["memory"] // 1000}}
 
 
-def pod_stats(pod: Obj, *, now: str) -> tuple[Obj, dict[str, int]]:
-    """A Summary's PodStats of `pod` and the pod's total usage in milli-units."""
-    start = (pod.get("status") or {}).get("startTime") or now
+def pod_stats(pod: Obj, *, now: str, usage_of: UsageOf = container_usage
+              ) -> tuple[Obj, dict[str, int]]:
+    """A Summary's PodStats of `pod` (podRef and containers) and the pod's total usage in
+    milli-units; `usage_of` computes the containers' usage (`container_usage`, or a cache of
+    it)."""
     total = {"cpu": 0, "memory": 0}
     containers = []
-    for name, usage in container_usage(pod):
-        for resource, value in usage.items():
-            total[resource] += value
-        containers.append({"name": name, "startTime": start, **_cpu_memory(usage, now=now)})
+    for name, usage in usage_of(pod):
+        total["cpu"] += usage["cpu"]
+        total["memory"] += usage["memory"]
+        containers.append({"name": name, **_cpu_memory(usage, now=now)})
     md = meta.metadata(pod)
     return {"podRef": {"name": md.get("name", ""), "namespace": md.get("namespace", ""),
                        "uid": md.get("uid", "")},
-            "startTime": start, "containers": containers,
-            **_cpu_memory(total, now=now)}, total
+            "containers": containers}, total
 
 
-def summary(node: str, pods: list[Obj], *, now: str, start_time: str) -> Obj:
+def summary(node: str, pods: list[Obj], *, now: str, start_time: str,
+            usage_of: UsageOf = container_usage) -> Obj:
     """The Summary of the simulated node `node` running `pods` (all of them counted: pass
     the running ones), measured at `now`; the node booted at `start_time`."""
     total = dict(NODE_BASE_USAGE)
     pod_entries = []
     for pod in pods:
-        entry, usage = pod_stats(pod, now=now)
+        entry, usage = pod_stats(pod, now=now, usage_of=usage_of)
         pod_entries.append(entry)
-        for resource, value in usage.items():
-            total[resource] += value
+        total["cpu"] += usage["cpu"]
+        total["memory"] += usage["memory"]
     return {"node": {"nodeName": node, "startTime": start_time, **_cpu_memory(total, now=now)},
             "pods": pod_entries}
 
@@ -135,19 +148,42 @@ class StatsServer:
         self._node_names = node_names
         self._wall: Wall = wall or _utc_now
         self._booted = meta.format_time(self._wall())
+        self._usage: dict[str, tuple[str, list[tuple[str, dict[str, int]]]]] = {}
         self.endpoint = ""
 
-    def summaries(self) -> list[Obj]:
-        """Every node's Summary, now."""
+    def summaries(self) -> Iterator[Obj]:
+        """Every node's Summary, now, one at a time."""
         now = meta.format_time(self._wall())
-        return [summary(node, [p for p in self._pods.cache.by_index(
-                    podlifecycle.NODE_NAME_INDEX, node) if _running(p)],
-                        now=now, start_time=self._booted)
-                for node in self._node_names()]
+        seen: dict[str, tuple[str, list[tuple[str, dict[str, int]]]]] = {}
 
-    async def _serve(self, _request: web.Request) -> web.Response:
-        return web.Response(body=orjson.dumps({"items": self.summaries()}),
-                            content_type="application/json")
+        def usage_of(pod: Obj) -> list[tuple[str, dict[str, int]]]:
+            """container_usage, remembered per pod uid and resourceVersion."""
+            uid, version = meta.uid(pod), meta.resource_version(pod)
+            cached = self._usage.get(uid)
+            if cached is None or cached[0] != version:
+                cached = (version, container_usage(pod))
+            seen[uid] = cached
+            return cached[1]
+
+        for node in self._node_names():
+            yield summary(node, [p for p in self._pods.cache.by_index(
+                              podlifecycle.NODE_NAME_INDEX, node) if _running(p)],
+                          now=now, start_time=self._booted, usage_of=usage_of)
+        self._usage = seen  # pods gone since the last complete answer are forgotten
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": JSON_LINES})
+        await response.prepare(request)
+        lines: list[bytes] = []
+        for node_summary in self.summaries():
+            lines.append(orjson.dumps(node_summary) + b"\n")
+            if len(lines) == LINES_PER_WRITE:
+                await response.write(b"".join(lines))
+                lines.clear()
+                await asyncio.sleep(0)  # the nodes' leases and statuses go on meanwhile
+        await response.write(b"".join(lines))
+        await response.write_eof()
+        return response
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[StatsServer]:

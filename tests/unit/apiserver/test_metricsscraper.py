@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp import web
 
@@ -56,19 +57,29 @@ def sim_node(name: str, endpoint: str) -> Obj:
 
 
 class StandIn:
-    """Answers GET /stats/summary with `document` (or `status` with a text body) and counts
-    the requests and their query strings."""
+    """Answers GET /stats/summary with `document` as a kubelet does, or with `lines` as a
+    simulator does (one Summary per line, split across writes), or with `status` and a text
+    body; counts the requests and their query strings."""
 
-    def __init__(self, document: Obj) -> None:
+    def __init__(self, document: Obj | None = None, *, lines: list[Obj] | None = None) -> None:
         self.document = document
+        self.lines = lines
         self.status = 200
         self.queries: list[str] = []
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         self.queries.append(request.query_string)
         if self.status != 200:
             return web.Response(status=self.status, text="broken")
-        return web.json_response(self.document)
+        if self.lines is None:
+            return web.json_response(self.document)
+        response = web.StreamResponse()
+        await response.prepare(request)
+        body = b"".join(orjson.dumps(line) + b"\n" for line in self.lines)
+        for start in range(0, len(body), 7):  # lines cut mid-way, as TCP may deliver them
+            await response.write(body[start:start + 7])
+        await response.write_eof()
+        return response
 
 
 @contextlib.asynccontextmanager
@@ -122,9 +133,9 @@ async def test_a_real_node_is_scraped_over_tls_for_cpu_and_memory(tmp_path: Path
 
 
 async def test_a_simulator_endpoint_is_asked_once_for_all_its_nodes() -> None:
-    simulator = StandIn({"items": [summary("s1", pods=[pod_stats("a", "ns")]),
-                                   summary("s2", pods=[pod_stats("b", "ns")]),
-                                   summary("not-announced")]})
+    simulator = StandIn(lines=[summary("s1", pods=[pod_stats("a", "ns")]),
+                               summary("s2", pods=[pod_stats("b", "ns")]),
+                               summary("not-announced")])
     async with serving(simulator) as port:
         endpoint = f"http://127.0.0.1:{port}/stats/summary"
         scraper = scraper_of([sim_node("s1", endpoint), sim_node("s2", endpoint)])
@@ -161,7 +172,8 @@ def test_points_need_usage_of_every_container() -> None:
 def test_a_pod_point_is_stamped_with_its_earliest_container() -> None:
     stats = pod_stats("p", "ns", containers=(("a", 1),), time=T1)
     stats["containers"].append({"name": "b", "startTime": T0, **usage(2, 1, time=T0)})
-    point = metricsscraper.pod_points({"pods": [stats]})[("ns", "p")]
+    point = metricsscraper.pod_point(stats)
+    assert point is not None
     assert point.timestamp == T0
 
 
@@ -222,3 +234,16 @@ def test_requests_are_cut_off_within_the_resolution() -> None:
     assert scraper_of([]).request_timeout == pytest.approx(0.9)
     assert metricsscraper.MetricsScraper(
         no_nodes, kubelet=nodeproxy.KubeletClient()).request_timeout == 10.0
+
+
+async def test_a_failing_simulator_fails_each_of_its_nodes() -> None:
+    simulator = StandIn(lines=[summary("s1")])
+    simulator.status = 503
+    async with serving(simulator) as port:
+        endpoint = f"http://127.0.0.1:{port}/stats/summary"
+        scraper = scraper_of([sim_node("s1", endpoint)])
+        await scraper.scrape()
+        assert scraper.node("s1") is None
+        simulator.status = 200
+        await scraper.scrape()
+    assert scraper.node("s1") is not None

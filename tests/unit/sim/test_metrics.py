@@ -4,6 +4,7 @@ kubelet stats Summaries served from one loopback endpoint for all nodes."""
 from __future__ import annotations
 
 import aiohttp
+import orjson
 from seededinformer import seeded
 from simfakes import EPOCH, at
 
@@ -23,17 +24,14 @@ def pod(name: str, *, node: str = "n1", annotations: dict[str, str] | None = Non
 
 
 def test_annotation_is_split_over_containers() -> None:
-    stats, _ = metrics.pod_stats(pod("a", annotations={metrics.CPU_USAGE_ANNOTATION: "800m",
+    stats, total = metrics.pod_stats(pod("a", annotations={metrics.CPU_USAGE_ANNOTATION: "800m",
                                                        metrics.MEMORY_USAGE_ANNOTATION: "1Gi"},
                                      containers=2), now=at(0))
     assert stats["podRef"] == {"name": "a", "namespace": "ns", "uid": "uid-a"}
-    assert stats["startTime"] == at(-60)
     half = {"cpu": {"time": at(0), "usageNanoCores": 400_000_000},
-            "memory": {"time": at(0), "usageBytes": 512 * 2**20, "workingSetBytes": 512 * 2**20}}
-    assert stats["containers"] == [{"name": "c0", "startTime": at(-60), **half},
-                                   {"name": "c1", "startTime": at(-60), **half}]
-    assert stats["cpu"]["usageNanoCores"] == 800_000_000
-    assert stats["memory"]["workingSetBytes"] == 2**30
+            "memory": {"time": at(0), "workingSetBytes": 512 * 2**20}}
+    assert stats["containers"] == [{"name": "c0", **half}, {"name": "c1", **half}]
+    assert total == {"cpu": 800, "memory": 2**30 * 1000}
 
 
 def test_default_is_a_tenth_of_the_request_or_a_minimum() -> None:
@@ -73,8 +71,26 @@ async def test_one_endpoint_serves_every_node_with_its_running_pods() -> None:
             session.get(server.endpoint) as response:
         assert server.endpoint.startswith("http://127.0.0.1:")
         assert server.endpoint.endswith("/stats/summary")
-        document = await response.json()
+        assert response.content_type == "application/jsonl"
+        lines = (await response.read()).splitlines()
     by_node = {s["node"]["nodeName"]: [p["podRef"]["name"] for p in s["pods"]]
-               for s in document["items"]}
+               for s in map(orjson.loads, lines)}
     assert by_node == {"n1": ["a"], "n2": ["b"], "n3": []}
     assert server.endpoint == ""
+
+
+async def test_a_pods_usage_is_computed_again_when_it_changes() -> None:
+    busy = pod("a", annotations={metrics.CPU_USAGE_ANNOTATION: "80m"})
+    busy["metadata"]["resourceVersion"] = "1"
+    pods = seeded(busy, indexers={podlifecycle.NODE_NAME_INDEX: podlifecycle.node_name_index})
+    server = metrics.StatsServer(pods=pods, node_names=lambda: ["n1"], wall=lambda: EPOCH)
+
+    def cpu() -> int:
+        (node,) = list(server.summaries())
+        return int(node["pods"][0]["containers"][0]["cpu"]["usageNanoCores"])
+
+    assert cpu() == 80_000_000
+    calmer = {**busy, "metadata": {**busy["metadata"], "resourceVersion": "2",
+                                   "annotations": {metrics.CPU_USAGE_ANNOTATION: "5m"}}}
+    pods.cache.put("ns/a", calmer)
+    assert cpu() == 5_000_000
