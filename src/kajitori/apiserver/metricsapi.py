@@ -164,11 +164,13 @@ class MetricsAPI:
     async def serve(self, request: web.Request, info: requestinfo.RequestInfo
                     ) -> web.Response:
         """Answer one authorized resource request of the group. Unknown versions, resources
-        and subresources are 404, a namespaced path to `nodes` too; verbs other than get and
-        list are 405 MethodNotAllowed (metrics-server serves no watch)."""
+        and subresources are 404, a namespaced path to `nodes` and a pod named outside a
+        namespace too; verbs other than get and list are 405 MethodNotAllowed (metrics-server
+        serves no watch)."""
         resource = {"nodes": NODES, "pods": PODS}.get(info.resource)
         if info.version != VERSION or resource is None or info.subresource \
-                or (info.namespace and not resource.namespaced):
+                or (info.namespace and not resource.namespaced) \
+                or (resource.namespaced and not info.namespace and info.verb == "get"):
             raise errors.not_found_path()
         if info.verb not in VERBS:
             raise errors.method_not_allowed()

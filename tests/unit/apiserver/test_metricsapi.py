@@ -131,7 +131,7 @@ async def test_only_get_and_list_of_known_resources_are_served(api: API) -> None
     code, _ = await request(api, f"{METRICS}/nodes?watch=true")
     assert code == 405
     for path in (f"{METRICS}/namespaces/default/nodes", f"{METRICS}/services",
-                 "/apis/metrics.k8s.io/v1/nodes"):
+                 f"{METRICS}/pods/web", "/apis/metrics.k8s.io/v1/nodes"):
         code, status = await request(api, path)
         assert (code, status["message"]) == (
             404, "the server could not find the requested resource"), path
