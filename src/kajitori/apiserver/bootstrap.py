@@ -10,6 +10,9 @@ overwritten, except that the Endpoints and EndpointSlice follow this server's ad
 one deleted comes back at the next start, as k3s re-applies its manifests. The APIService
 names the group this server serves itself (`kajitori.apiserver.metricsapi`): its spec and its
 Available condition are brought back at each start, as the aggregator's controllers keep them.
+Clusters made before that had the simulator define the group with two CustomResourceDefinitions
+(marked SIMULATED_METRICS_APPROVAL): they are deleted at start, their objects with them (the
+CRD finalizer of `kajitori.apiserver.customresources`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ SYSTEM_PRIORITY_CLASSES = (
      "Used for system critical pods that must run in the cluster, but can be moved to another "
      "node if necessary."),
 )
+
+SIMULATED_METRICS_CRDS = ("nodes.metrics.k8s.io", "pods.metrics.k8s.io")
+SIMULATED_METRICS_APPROVAL = "unapproved, simulated metrics-server of kajitori"
+"""The `api-approved.kubernetes.io` annotation the simulator put on its metrics CRDs."""
+APPROVAL_ANNOTATION = "api-approved.kubernetes.io"
 
 LOCAL_PATH_STORAGE_CLASS = "local-path"
 LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
@@ -99,6 +107,7 @@ async def ensure_defaults(lookup: RegistryLookup, *, service_ip: str, advertise_
         "provisioner": LOCAL_PATH_PROVISIONER, "reclaimPolicy": "Delete",
         "volumeBindingMode": "WaitForFirstConsumer"})
     await _ensure_metrics_apiservice(lookup)
+    await _remove_simulated_metrics_crds(lookup)
 
 
 async def _ensure_metrics_apiservice(lookup: RegistryLookup) -> None:
@@ -116,3 +125,21 @@ async def _ensure_metrics_apiservice(lookup: RegistryLookup) -> None:
     if not available:
         await reg.update("", metricsapi.APISERVICE_NAME,
                          {**current, "status": wanted["status"]}, subresource="status")
+
+
+async def _remove_simulated_metrics_crds(lookup: RegistryLookup) -> None:
+    """Delete the simulator's former metrics CRDs, only if they carry its mark (a CRD of the
+    same name someone else made is theirs)."""
+    reg = lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    if reg is None:
+        raise RuntimeError("built-in resource customresourcedefinitions is not served")
+    for name in SIMULATED_METRICS_CRDS:
+        try:
+            crd = await reg.get("", name)
+        except errors.StatusError as exc:
+            if exc.code != 404:
+                raise
+            continue
+        if meta.annotations(crd).get(APPROVAL_ANNOTATION) == SIMULATED_METRICS_APPROVAL \
+                and not meta.deletion_timestamp(crd):
+            await reg.delete("", name, registry.DeleteOptions())
