@@ -57,7 +57,27 @@ class KubeletSettings:
     container_log_max_size: str = "10Mi"
     """`containerLogMaxSize`: a container log is rotated at this size."""
     container_log_max_files: int = 5
-    """`containerLogMaxFiles`: rotated log files kept per container."""
+    """`containerLogMaxFiles`: log files kept per container, the current one included (at
+    least 2)."""
+    container_log_monitor_interval: float = 10.0
+    """`containerLogMonitorInterval`, seconds (10 s): how often container logs are checked
+    for rotation (`kajitori.kubelet.logrotation`)."""
+    image_gc_high_threshold_percent: int = 85
+    """`imageGCHighThresholdPercent`: image filesystem usage (%) at or above which unused
+    images are removed (`kajitori.kubelet.imagegc`)."""
+    image_gc_low_threshold_percent: int = 80
+    """`imageGCLowThresholdPercent`: the usage (%) image garbage collection frees down to."""
+    image_minimum_gc_age: float = 120.0
+    """`imageMinimumGCAge`, seconds (2 min): an unused image younger than this is kept."""
+    image_maximum_gc_age: float = 0.0
+    """`imageMaximumGCAge`, seconds: an image unused this long is removed whatever the disk
+    usage; 0 (the default) never."""
+    image_gc_period: float = 300.0
+    """Kajitori's own (upstream's ImageGCPeriod constant, 5 min): seconds between two image
+    garbage collections; tests shorten it."""
+    container_gc_period: float = 60.0
+    """Kajitori's own (upstream's ContainerGCPeriod constant, 1 min): seconds between two
+    container garbage collections (`kajitori.kubelet.containergc`); tests shorten it."""
     node_status_update_frequency: float = 10.0
     """`nodeStatusUpdateFrequency`, seconds (10 s): how often the node status is computed and
     posted if it changed."""

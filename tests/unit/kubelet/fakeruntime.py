@@ -49,6 +49,8 @@ class FakeContainer:
 class FakeImage:
     id: str
     tags: list[str] = field(default_factory=list)
+    size: int = 0
+    pinned: bool = False
 
 
 class FakeRuntime:
@@ -100,9 +102,9 @@ class FakeRuntime:
         return [c.config.metadata.name for c in self.containers.values()
                 if c.state == api_pb2.CONTAINER_RUNNING]
 
-    def add_image(self, name: str, image_id: str = "") -> str:
+    def add_image(self, name: str, image_id: str = "", *, size: int = 0) -> str:
         ref = image_id or f"sha256:{abs(hash(name)):064x}"[:71]
-        self.images[name] = FakeImage(id=ref, tags=[name])
+        self.images[name] = FakeImage(id=ref, tags=[name], size=size)
         return ref
 
     # RuntimeService.
@@ -228,7 +230,16 @@ class FakeRuntime:
             started_at=c.started_at, finished_at=c.finished_at, exit_code=c.exit_code,
             image=api_pb2.ImageSpec(image=c.image_name), image_ref=c.image_ref,
             reason=c.reason, message=c.message,
-            labels=c.config.labels, annotations=c.config.annotations, log_path=c.config.log_path)
+            labels=c.config.labels, annotations=c.config.annotations,
+            log_path=self._log_path(c))
+
+    def _log_path(self, container: FakeContainer) -> str:
+        """As containerd: under the sandbox's log directory when it has one."""
+        sandbox = self.sandboxes.get(container.sandbox_id)
+        directory = sandbox.config.log_directory if sandbox is not None else ""
+        if not directory or not container.config.log_path:
+            return container.config.log_path
+        return f"{directory}/{container.config.log_path}"
 
     async def exec_sync(self, container_id: str, cmd: list[str], *,
                         run_seconds: int = 0) -> api_pb2.ExecSyncResponse:
@@ -260,7 +271,8 @@ class FakeRuntime:
     # ImageService.
 
     async def list_images(self) -> list[api_pb2.Image]:
-        return [api_pb2.Image(id=i.id, repo_tags=i.tags) for i in self.images.values()]
+        return [api_pb2.Image(id=i.id, repo_tags=i.tags, size=i.size, pinned=i.pinned)
+                for i in self.images.values()]
 
     async def image_status(self, image: str) -> api_pb2.Image | None:
         found = self.images.get(image)
@@ -272,7 +284,10 @@ class FakeRuntime:
         return self.images[image].id if image in self.images else self.add_image(image)
 
     async def remove_image(self, image: str) -> None:
-        self.images.pop(image, None)
+        """By name or id, as containerd."""
+        self._record("remove_image", image)
+        for name in [n for n, i in self.images.items() if image in (i.id, *i.tags)]:
+            del self.images[name]
 
     async def image_fs_info(self) -> api_pb2.ImageFsInfoResponse:
         return api_pb2.ImageFsInfoResponse()
