@@ -126,3 +126,15 @@ def test_a_write_through_the_subresource_changes_ephemeral_containers_only():
     assert new["spec"]["containers"][0]["image"] == "busybox"
     assert new["status"] == {"phase": "Running"}
     assert new["metadata"]["resourceVersion"] == "7"
+
+
+def test_pod_templates_may_not_have_ephemeral_containers():
+    template = {"metadata": {"labels": {"app": "a"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}],
+                         "ephemeralContainers": [_debugger()]}}
+    deployment = {"metadata": {"name": "d", "namespace": "default"},
+                  "spec": {"selector": {"matchLabels": {"app": "a"}}, "template": template}}
+    defaults.apply_defaults("apps", "v1", "Deployment", deployment)
+    assert [str(e) for e in validation.validate("apps", "deployments", deployment)] == [
+        "spec.template.spec.ephemeralContainers: Forbidden: ephemeral containers not allowed "
+        "in pod template"]

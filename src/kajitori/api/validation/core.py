@@ -233,6 +233,7 @@ EPHEMERAL_FORBIDDEN_FIELDS = ("ports", "resources", "resizePolicy", "restartPoli
                               "livenessProbe", "readinessProbe", "startupProbe", "lifecycle")
 EPHEMERAL_FIELD_FORBIDDEN = "cannot be set for an Ephemeral Container"
 EPHEMERAL_ON_CREATE = "cannot be set on create"
+EPHEMERAL_IN_TEMPLATE = "ephemeral containers not allowed in pod template"
 STATIC_POD_EPHEMERAL = "static pods do not support ephemeral containers"
 EPHEMERAL_REMOVED = "existing ephemeral containers {name} may not be removed\n"
 EPHEMERAL_CHANGED = "existing ephemeral containers {name} may not be changed\n{diff}"
@@ -302,7 +303,11 @@ def validate_pod_template(template: Obj | None, path: str) -> list[FieldError]:
     md = template.get("metadata") or {}
     out = objectmeta.validate_labels(md.get("labels"), f"{path}.metadata.labels")
     out += objectmeta.validate_annotations(md.get("annotations"), f"{path}.metadata.annotations")
-    out += validate_pod_spec(template.get("spec") or {}, f"{path}.spec")
+    spec = template.get("spec") or {}
+    out += validate_pod_spec(spec, f"{path}.spec")
+    if spec.get("ephemeralContainers"):
+        out.append(FieldError.forbidden(f"{path}.spec.ephemeralContainers",
+                                        EPHEMERAL_IN_TEMPLATE))
     return out
 
 
