@@ -63,13 +63,15 @@ def test_ports_probes_lifecycle_and_resources_are_forbidden():
 
 
 def test_empty_resources_and_subpaths():
-    """`resources: {}` (what kubectl debug sends) is no resources; a subPath is refused."""
-    new = _pod({"name": "v", "image": "busybox", "resources": {},
+    """`resources: {}` (what kubectl debug sends) is no resources, but an empty list of ports
+    is set (Go decodes it to a non-nil slice); a subPath is refused."""
+    new = _pod({"name": "v", "image": "busybox", "resources": {}, "ports": [],
                 "volumeMounts": [{"name": "data", "mountPath": "/d", "subPath": "s"}]})
     new["spec"]["volumes"] = [{"name": "data", "emptyDir": {}}]
     old = copy.deepcopy(new)
     old["spec"].pop("ephemeralContainers")
     assert _update(new, old) == [
+        "spec.ephemeralContainers[0].ports: Forbidden: cannot be set for an Ephemeral Container",
         "spec.ephemeralContainers[0].volumeMounts[0].subPath: Forbidden: cannot be set for an "
         "Ephemeral Container"]
 
@@ -96,7 +98,7 @@ def test_static_pods_do_not_support_ephemeral_containers():
     errs = validation.validate("", "pods", _pod(_debugger(), annotations=mirror),
                                old=_pod(annotations=mirror), subresource=SUBRESOURCE)
     assert str(invalid("Pod", "x", errs)) == (
-        'Pod "x" is invalid: : Forbidden: static pods do not support ephemeral containers')
+        'Pod "x" is invalid: []: Forbidden: static pods do not support ephemeral containers')
 
 
 def test_ephemeral_containers_cannot_be_set_on_create():

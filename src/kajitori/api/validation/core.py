@@ -238,14 +238,18 @@ STATIC_POD_EPHEMERAL = "static pods do not support ephemeral containers"
 EPHEMERAL_REMOVED = "existing ephemeral containers {name} may not be removed\n"
 EPHEMERAL_CHANGED = "existing ephemeral containers {name} may not be changed\n{diff}"
 MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
+ROOT_PATH = "[]"
 
 
-def _is_zero(value: Any) -> bool:
-    """Go's reflect IsZero for a decoded JSON value: absent, empty, false, 0, or an object of
-    such values (`resources: {}` is no resources)."""
-    if isinstance(value, dict):
-        return all(_is_zero(v) for v in value.values())
-    return not value
+def _is_set(key: str, value: Any) -> bool:
+    """Whether a decoded field differs from its Go zero value, as upstream's allow-list
+    compares them: any present pointer, slice or string (`ports: []` is set), but `resources`
+    is a struct, set only when one of its members is (`resources: {}` is not)."""
+    if value is None:
+        return False
+    if key == "resources":
+        return any(v is not None for v in value.values())
+    return True
 
 
 def validate_ephemeral_containers(spec: Obj, path: str, *, volumes: set[str],
@@ -266,7 +270,7 @@ def validate_ephemeral_containers(spec: Obj, path: str, *, volumes: set[str],
         if target and target not in others:
             out.append(not_found(f"{p}.targetContainerName", target))
         out += [FieldError.forbidden(f"{p}.{key}", EPHEMERAL_FIELD_FORBIDDEN)
-                for key in EPHEMERAL_FORBIDDEN_FIELDS if not _is_zero(ctr.get(key))]
+                for key in EPHEMERAL_FORBIDDEN_FIELDS if _is_set(key, ctr.get(key))]
         for j, mount in enumerate(ctr.get("volumeMounts") or []):
             out += [FieldError.forbidden(f"{p}.volumeMounts[{j}].{key}",
                                          EPHEMERAL_FIELD_FORBIDDEN)
@@ -280,7 +284,8 @@ def validate_pod_ephemeral_containers_update(new: Obj, old: Obj) -> list[FieldEr
     container is still there, unchanged (order may differ: a patch does not keep it)."""
     out = validate_pod_spec(new.get("spec") or {}, "spec")
     if MIRROR_POD_ANNOTATION in ((old.get("metadata") or {}).get("annotations") or {}):
-        return [FieldError.forbidden("", STATIC_POD_EPHEMERAL)]
+        # Upstream's field.NewPath(""), which prints as an empty subscript.
+        return [FieldError.forbidden(ROOT_PATH, STATIC_POD_EPHEMERAL)]
     path = "spec.ephemeralContainers"
     by_name = {c.get("name"): c for c in (new.get("spec") or {}).get("ephemeralContainers") or []}
     for container in (old.get("spec") or {}).get("ephemeralContainers") or []:
