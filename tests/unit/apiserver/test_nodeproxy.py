@@ -3,6 +3,7 @@ free port named by the node's daemonEndpoints)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import ssl
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from inprocessserver import AUTH
 
 from kajitori.kubelet import server as kubelet_server
 
@@ -191,3 +193,76 @@ async def test_exec_needs_a_command_and_a_host(api: API) -> None:
         assert (await resp.json())["message"] == "you must specify at least 1 command"
     async with api.session.get(api.url(f"{PODS}/p/exec?command=ls&stdout=true")) as resp:
         assert (await resp.json())["message"] == "pod p does not have a host assigned"
+
+
+SPDY_ANSWER = (b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+               b"X-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n")
+
+
+@contextlib.asynccontextmanager
+async def spdy_kubelet(tmp_path: Path) -> AsyncIterator[tuple[list[bytes], int]]:
+    """A kubelet (TLS) that upgrades every request to SPDY, then echoes what it reads in
+    capitals; yields the request heads it got and its port."""
+    cert, key = kubelet_server.ensure_serving_cert(tmp_path / "pki", node_name="n1",
+                                                   node_ip="127.0.0.1")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    heads: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b"Upgrade: SPDY/3.1" not in head:  # the API server's metrics scraper
+            writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            writer.close()
+            return
+        heads.append(head)
+        writer.write(SPDY_ANSWER)
+        with contextlib.suppress(ConnectionError):
+            while chunk := await reader.read(65536):
+                writer.write(chunk.upper())
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+    try:
+        yield heads, server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def test_spdy_upgrade_is_relayed_to_the_kubelet_as_raw_bytes(api: API,
+                                                                   tmp_path: Path) -> None:
+    async with spdy_kubelet(tmp_path) as (heads, port):
+        await make_node(api, "n1", port=port)
+        await make_pod(api, "p", node="n1")
+        reader, writer = await asyncio.open_connection("127.0.0.1", api.server.port)
+        writer.write(
+            (f"POST {PODS}/p/portforward HTTP/1.1\r\nHost: kajitori\r\n"
+             f"Authorization: {AUTH['Authorization']}\r\nConnection: Upgrade\r\n"
+             "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n"
+             "Content-Length: 0\r\n\r\n").encode())
+        head = (await reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")
+        writer.write(b"\x80\x03\x00\x01 spdy frames")
+        echoed = await reader.readexactly(16)
+        writer.close()
+    assert head[0] == "HTTP/1.1 101 Switching Protocols"
+    assert {"Connection: Upgrade", "Upgrade: SPDY/3.1",
+            "X-Stream-Protocol-Version: portforward.k8s.io"} <= set(head)
+    assert echoed == b"\x80\x03\x00\x01 SPDY FRAMES"
+    sent = heads[0].decode().split("\r\n")
+    assert sent[0] == "POST /portForward/default/p HTTP/1.1"
+    assert "X-Stream-Protocol-Version: portforward.k8s.io" in sent
+    assert not any(line.startswith("Authorization") for line in sent)
+
+
+async def test_streams_need_an_upgrade_and_a_reachable_kubelet(api: API) -> None:
+    await make_node(api, "n1", port=1)
+    await make_pod(api, "p", node="n1")
+    async with api.session.post(api.url(f"{PODS}/p/portforward")) as resp:
+        assert (resp.status, (await resp.json())["message"]) == (
+            400, "Upgrade request required")
+    async with api.session.post(api.url(f"{PODS}/p/exec?command=ls&stdout=true"), headers={
+            "Connection": "Upgrade", "Upgrade": "SPDY/3.1"}) as resp:
+        status = await resp.json()
+    assert resp.status == 500
+    assert status["message"].startswith("error dialing backend: ")
