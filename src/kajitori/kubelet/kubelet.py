@@ -18,7 +18,11 @@ images so an offline node runs pods, and then runs, all in one TaskGroup until c
   every 10 s), which the server, eviction and image garbage collection read;
 - the eviction manager (`eviction`): the node's pressure conditions, which the node status
   reports and the pod admission honours, and pods evicted under pressure or over their local
-  storage limits, through the pod workers;
+  storage limits, through the pod workers (the garbage collectors free disk first);
+- node housekeeping: container log rotation (`logrotation`, every 10 s), container garbage
+  collection (`containergc`, every minute, once the pod sources are ready: dead containers
+  beyond the last run, dead sandboxes, deleted pods' logs) and image garbage collection
+  (`imagegc`, every 5 minutes, above imageGCHighThresholdPercent);
 - the kubelet's HTTPS server (`server`: logs, exec, attach, port-forward for the apiserver,
   each client authorized by the apiserver, `auth`) and `/healthz` on 127.0.0.1:10248.
 
@@ -44,11 +48,15 @@ from kajitori.kubelet import (
     auth,
     cni,
     containerd,
+    containergc,
     cri,
     eviction,
     evictionthresholds,
+    imagebuild,
+    imagegc,
     images,
     localvolumes,
+    logrotation,
     lookup,
     nodestatus,
     podsource,
@@ -163,6 +171,26 @@ class Kubelet:
             self.stats, config=eviction_config(settings), terminator=self.workers,
             active_pods=self.workers.active_pods, recorder=self.recorder, node_name=name,
             on_conditions_changed=self.node_status.refresh)
+        self.log_manager = logrotation.ContainerLogManager(
+            runtime, max_size=logrotation.parse_max_size(settings.container_log_max_size),
+            max_files=settings.container_log_max_files,
+            monitor_interval=settings.container_log_monitor_interval)
+        self._sources_ready = False
+        self.container_gc = containergc.ContainerGC(
+            runtime, logs=self.log_manager, pod_state=self,
+            # containerconfig.pod_log_directory's parent: upstream's /var/log/pods.
+            log_root=settings.root_dir / "logs" / "pods",
+            sources_ready=lambda: self._sources_ready, period=settings.container_gc_period)
+        self.image_gc = imagegc.ImageGCManager(
+            runtime, image_fs=self._image_fs, recorder=self.recorder, node_name=name,
+            policy=imagegc.ImageGCPolicy(
+                high_threshold_percent=settings.image_gc_high_threshold_percent,
+                low_threshold_percent=settings.image_gc_low_threshold_percent,
+                min_age=settings.image_minimum_gc_age, max_age=settings.image_maximum_gc_age),
+            period=settings.image_gc_period, pinned_images=[imagebuild.PAUSE_IMAGE])
+        # Upstream's order: dead containers first (they may hold images), then images.
+        self.eviction.add_reclaimer(self.container_gc.delete_all_unused_containers)
+        self.eviction.add_reclaimer(self.image_gc.delete_unused_images)
         self.server = server.KubeletServer(
             self, runtime, root_dir=settings.root_dir, node_name=name,
             node_ip=settings.node_ip, client_ca=client_ca, address=settings.address,
@@ -181,6 +209,25 @@ class Kubelet:
 
     def _node_uid(self) -> str:
         return meta.uid(self.node_status.node) if self.node_status.node else ""
+
+    async def _image_fs(self) -> Obj:
+        """The image filesystem's stats from the stats Summary (empty when unknown)."""
+        summary = await self.stats.summary()
+        return dict(((summary.get("node") or {}).get("runtime") or {}).get("imageFs") or {})
+
+    # --- containergc.PodStateProvider ----------------------------------------------------
+
+    def should_pod_content_be_removed(self, pod_uid: str) -> bool:
+        """No pod source has the pod and its worker has forgotten it."""
+        if self.workers.is_known(pod_uid):
+            return False
+        sources = [*self.source.pods.cache.list(), *self.static_pods.pods]
+        return all(meta.uid(pod) != pod_uid for pod in sources)
+
+    def should_pod_runtime_be_removed(self, pod_uid: str) -> bool:
+        """The pod is gone, or its worker holds it done (terminated, failed, rejected)."""
+        return self.should_pod_content_be_removed(pod_uid) or all(
+            meta.uid(pod) != pod_uid for pod in self.workers.active_pods())
 
     async def configure_pod_cidr(self, pod_cidr: str) -> None:
         """The pod network for the Node's podCIDR (upstream's `updatePodCIDR`): the CNI
@@ -244,10 +291,14 @@ class Kubelet:
             group.create_task(self.local_volumes.run(), name="local-volumes")
             group.create_task(self.stats.run(), name="stats")
             group.create_task(self.eviction.run(), name="eviction")
+            group.create_task(self.log_manager.run(), name="log-rotation")
+            group.create_task(self.image_gc.run(), name="image-gc")
             await self.source.pods.wait_for_sync()
             await self.static_pods.synced.wait()
             # Only now may pods the runtime runs but no source knows be cleaned up.
             self.workers.mark_sources_ready()
+            self._sources_ready = True
+            group.create_task(self.container_gc.run(), name="container-gc")
             log.info("kubelet for node %s running (server on port %d)",
                      self._settings.node_name, self.server.port)
 

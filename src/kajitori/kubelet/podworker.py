@@ -22,9 +22,12 @@ message), `Failed` (`Error: ...`), `BackOff` (`Back-off restarting failed contai
 in pod web_default(uid)`), `FailedPostStartHook`, `FailedPreStopHook`, `FailedMount`,
 `FailedCreatePodSandBox`, `SandboxChanged`.
 
-Departures: exited containers are garbage-collected when their container restarts (the
-newest exited one is kept for `kubectl logs --previous`), not by a separate GC; the sandbox
-of a pod that is done stays (stopped) until the pod is deleted, so its logs stay readable.
+Exited containers are left to the container garbage collector
+(`kajitori.kubelet.containergc`), which keeps the newest exited run of each container for
+`kubectl logs --previous` and lastState. Departure: a deleted pod's sandboxes (and with them
+its containers) are removed when its worker forgets it, not by the garbage collector; the
+sandbox of a pod that is done stays (stopped) until the pod is deleted, so its logs stay
+readable.
 """
 
 from __future__ import annotations
@@ -392,6 +395,11 @@ class PodWorkers:
         except TimeoutError:
             return False
         return True
+
+    def is_known(self, pod_uid: str) -> bool:
+        """Whether the pod has a worker: its runtime state is the worker's until it is
+        forgotten (the container garbage collector leaves it alone meanwhile)."""
+        return pod_uid in self._workers
 
     def mark_sources_ready(self) -> None:
         """Every pod source has delivered: pods no source knows may now be cleaned up."""
@@ -810,7 +818,6 @@ class PodWorkers:
         self._prober.update_container(uid, name,
                                       container_id=runtime.CONTAINER_ID_PREFIX + container_id,
                                       started_at=self._wall(), pod_ip=pod_ip)
-        await self._remove_old_containers(status, name)
         handler = (container.get("lifecycle") or {}).get("postStart")
         if handler:
             failure = await lifecycle.run_handler(self._runtime, pod, container, container_id,
@@ -849,14 +856,6 @@ class PodWorkers:
             container["name"])
         await asyncio.to_thread(_prepare_files, message_file, log_dir)
         return config
-
-    async def _remove_old_containers(self, status: podactions.RuntimePod, name: str) -> None:
-        """Keep the newest exited run of `name` (the previous one, for logs and lastState);
-        remove older ones."""
-        exited = [c for c in status.containers if c.name == name]
-        for old in exited[1:]:
-            with contextlib.suppress(runtime.CRIError):
-                await self._runtime.remove_container(old.id)
 
     # --- stopping -------------------------------------------------------------------------------
 

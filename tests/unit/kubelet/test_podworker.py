@@ -251,14 +251,17 @@ async def test_crash_loop_back_off(node: Node) -> None:
         "back-off 20s")
 
 
-async def test_old_runs_are_removed_but_the_previous_one_is_kept(node: Node) -> None:
+async def test_old_runs_are_left_to_the_garbage_collector(node: Node) -> None:
     p = pod()
     await node.sync(p)
     for _ in range(3):
         node.rt.exit(node.container("c"), 1)
         node.advance(600)
-        await node.sync(p)
-    assert [c.config.metadata.attempt for c in node.rt.by_name("c")] == [2, 3]
+        status = await node.sync(p)
+    assert [c.config.metadata.attempt for c in node.rt.by_name("c")] == [0, 1, 2, 3]
+    last = node.rt.by_name("c")[2]
+    assert status["containerStatuses"][0]["lastState"]["terminated"]["containerID"] == \
+        f"containerd://{last.id}"
 
 
 async def test_never_pod_that_exits_ends(node: Node) -> None:
