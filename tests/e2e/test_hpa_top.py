@@ -132,6 +132,10 @@ def test_top_and_autoscale(admin: Kubectl) -> None:
     assert containers.split("\n")[0].split() == ["POD", "NAME", "CPU(cores)",
                                                   "MEMORY(bytes)"]
     assert "app" in containers
+    everywhere = admin("top", "pod", "-A")
+    assert everywhere.split("\n")[0].split() == ["NAMESPACE", "NAME", "CPU(cores)",
+                                                   "MEMORY(bytes)"]
+    assert "default" in everywhere
 
     admin("autoscale", "deployment", "busy", "--cpu-percent=50", "--min=1", "--max=5")
     admin("patch", "hpa", "busy", "--type=merge", "-p", json.dumps(
