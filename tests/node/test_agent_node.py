@@ -253,3 +253,16 @@ def test_the_kubelet_asks_the_apiserver_who_may_call_it(agent_node: AgentNode) -
     status, body = get_pods("kube-apiserver-kubelet-client", ("kubeadm:cluster-admins",))
     assert status == 200
     assert json.loads(body)["kind"] == "PodList"
+
+
+def test_kubectl_get_raw_reaches_the_kubelet_through_the_node_proxy(
+        agent_node: AgentNode) -> None:
+    agent_node.wait("node not Ready", agent_node.ready)
+    proxy = f"/api/v1/nodes/{agent_node.name}/proxy"
+    summary = json.loads(agent_node.kubectl("get", "--raw", f"{proxy}/stats/summary"))
+    assert summary["node"]["nodeName"] == agent_node.name
+    assert summary["node"]["memory"]["workingSetBytes"] > 0
+    metrics = agent_node.kubectl("get", "--raw", f"{proxy}/metrics/resource")
+    assert "\nnode_memory_working_set_bytes " in metrics
+    pods = json.loads(agent_node.kubectl("get", "--raw", f"{proxy}/pods"))
+    assert pods["kind"] == "PodList"

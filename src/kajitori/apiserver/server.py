@@ -43,6 +43,7 @@ from kajitori.apiserver.handlers import (
     get,
     nodeproxy,
     patch,
+    proxy,
     reviews,
     scale,
     tokenrequest,
@@ -80,7 +81,7 @@ VERB_HANDLERS: dict[str, Handler] = {
 # verb handlers, the verbs each allows come from discovery.
 SERVED_SUBRESOURCES = frozenset({"status", "finalize", "token", "scale", "binding",
                                  "eviction", registry.EPHEMERAL_CONTAINERS,
-                                 *nodeproxy.SUBRESOURCES})
+                                 proxy.SUBRESOURCE, *nodeproxy.SUBRESOURCES})
 
 
 @dataclass
@@ -364,6 +365,9 @@ class APIServer:
                 raise errors.method_not_allowed()
             if info.subresource == "binding":
                 return await binding.create_binding(scope)
+            if info.subresource == proxy.SUBRESOURCE and resource.plural in proxy.RESOURCES:
+                return await proxy.serve(scope, registry_for=self.registry_for,
+                                         kubelet=self.kubelet_client)
             if info.subresource in nodeproxy.SUBRESOURCES and resource.plural == "pods":
                 nodes = self.registry_for("", "v1", "nodes")
                 if nodes is None:
