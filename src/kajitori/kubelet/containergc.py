@@ -18,6 +18,7 @@ deleted pod's sandboxes itself when it forgets the pod.
 - Pod log directories (`<root>/logs/pods/<ns>_<name>_<uid>`, upstream's /var/log/pods) of pods
   that are gone are removed: "logs removed with the pod".
 Pods are judged gone only once every pod source has delivered (`sources_ready`), as upstream.
+Containers and sandboxes without a pod uid are not the kubelet's and are left alone.
 `delete_all_unused_containers()` (the eviction manager's disk reclaimer) also treats pods that
 are terminated but not deleted as gone, as upstream's DeleteAllUnusedContainers.
 """
@@ -169,6 +170,8 @@ class ContainerGC:
                     container.created_at > newest_gc_time:
                 continue
             uid = pod_uid_of(container.labels)
+            if not uid:
+                continue  # not the kubelet's: someone else's use of the runtime
             name = container.labels.get(runtime.CONTAINER_NAME_LABEL) or \
                 container.metadata.name
             units.setdefault((uid, name), []).append(_Dead(container.id, container.created_at))
@@ -210,8 +213,9 @@ class ContainerGC:
         with_containers = {c.pod_sandbox_id for c in await self._runtime.list_containers()}
         by_pod: dict[str, list[api_pb2.PodSandbox]] = {}
         for sandbox in await self._runtime.list_pod_sandboxes():
-            by_pod.setdefault(pod_uid_of(sandbox.labels, sandbox.metadata.uid),
-                              []).append(sandbox)
+            uid = pod_uid_of(sandbox.labels, sandbox.metadata.uid)
+            if uid:
+                by_pod.setdefault(uid, []).append(sandbox)
         for uid, sandboxes in by_pod.items():
             sandboxes.sort(key=lambda s: s.created_at, reverse=True)
             gone = self._sources_ready() and self._pod_gone(

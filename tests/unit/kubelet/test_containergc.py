@@ -184,3 +184,18 @@ async def test_max_containers_trims_the_node_oldest_first(tmp_path: Path) -> Non
     await node.gc.collect()
     # An even share is one each (a1, b1, c0); of those the two newest stay.
     assert set(node.rt.containers) == {b_newest, c_only}
+
+
+async def test_containers_and_sandboxes_without_a_pod_uid_are_left_alone(
+        tmp_path: Path) -> None:
+    node = Node(tmp_path)
+    sandbox = await node.rt.run_pod_sandbox(api_pb2.PodSandboxConfig())
+    first = await node.rt.create_container(sandbox, api_pb2.ContainerConfig(
+        metadata=api_pb2.ContainerMetadata(name="other")), api_pb2.PodSandboxConfig())
+    node.rt.now_ns += SECOND
+    second = await node.rt.create_container(sandbox, api_pb2.ContainerConfig(
+        metadata=api_pb2.ContainerMetadata(name="other")), api_pb2.PodSandboxConfig())
+    await node.rt.stop_pod_sandbox(sandbox)
+    await node.gc.collect()
+    assert set(node.rt.containers) == {first, second}
+    assert set(node.rt.sandboxes) == {sandbox}
