@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -33,15 +34,16 @@ READY_TIMEOUT = 90.0
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 AGENT = """
-import asyncio, logging, sys
+import asyncio, json, logging, sys
 from pathlib import Path
 from kajitori.kubelet import kubelet, settings
 logging.basicConfig(level=logging.INFO, format="%(levelname).1s%(asctime)s %(name)s] %(message)s")
-name, data_dir, bridge, port, healthz_port, kubeconfig, registries = sys.argv[1:]
+name, data_dir, bridge, port, healthz_port, kubeconfig, registries, extra = sys.argv[1:]
 s = settings.KubeletSettings(
     node_name=name, root_dir=Path(data_dir) / "kubelet",
     pod_manifest_path=Path(data_dir) / "manifests", cni_bridge=bridge, port=int(port),
-    healthz_port=int(healthz_port), registries_config=Path(registries) if registries else None)
+    healthz_port=int(healthz_port), registries_config=Path(registries) if registries else None,
+    **json.loads(extra))
 asyncio.run(kubelet.run(kubeconfig=Path(kubeconfig), settings=s))
 """
 
@@ -77,16 +79,30 @@ class AgentNode:
     process: subprocess.Popen[bytes] | None = None
     registries: Path | None = None
     """The agent's registries.yaml (k3s's: mirrors, credentials), if any."""
+    settings: dict[str, object] = field(default_factory=dict)
+    """KubeletSettings fields (JSON values) the agent starts with besides the node's own."""
 
     def start(self) -> None:
-        """Start the agent (again), its output appended to `log`."""
+        """Start the agent (again) with `settings`, its output appended to `log`."""
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", AGENT, self.name, str(self.data_dir), self.bridge,
                  str(self.port), str(self.healthz_port), str(self.kubeconfig),
-                 str(self.registries or "")],
+                 str(self.registries or ""), json.dumps(self.settings)],
                 stdout=out, stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def stop(self) -> None:
+        """Stop the agent as `kajitori agent` stops (SIGTERM); containerd and the pods stay."""
+        if self.process is not None:
+            _stop(self.process)
+
+    def restart(self, **settings: object) -> None:
+        """Stop the agent and start it again with these KubeletSettings fields (the kubelet
+        adopts what runs)."""
+        self.stop()
+        self.settings = settings
+        self.start()
 
     def kill(self) -> None:
         """Kill the agent as a crash would (SIGKILL); containerd and the pods stay."""

@@ -24,7 +24,6 @@ import asyncio
 import gzip
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -46,20 +45,6 @@ UNUSED_IMAGES = ("nginx", "redis", "stress")
 SETTINGS = {"container_log_monitor_interval": 1.0, "container_gc_period": 2.0,
             "image_gc_period": 12.0, "image_minimum_gc_age": 0.0,
             "eviction_hard": {"memory.available": "100Mi"}}
-
-# As test_node_pressure_eviction's: the agent with KubeletSettings fields from JSON.
-AGENT_WITH_SETTINGS = """
-import asyncio, json, logging, sys
-from pathlib import Path
-from kajitori.kubelet import kubelet, settings
-logging.basicConfig(level=logging.INFO, format="%(levelname).1s%(asctime)s %(name)s] %(message)s")
-name, data_dir, bridge, port, healthz_port, kubeconfig, extra = sys.argv[1:]
-s = settings.KubeletSettings(
-    node_name=name, root_dir=Path(data_dir) / "kubelet",
-    pod_manifest_path=Path(data_dir) / "manifests", cni_bridge=bridge, port=int(port),
-    healthz_port=int(healthz_port), **json.loads(extra))
-asyncio.run(kubelet.run(kubeconfig=Path(kubeconfig), settings=s))
-"""
 
 CHATTY_POD = """\
 apiVersion: v1
@@ -122,21 +107,15 @@ def _mounted(path: Path) -> bool:
 def _restart_on_tmpfs(node: AgentNode) -> None:
     """Stop the agent and its containerd, mount a tmpfs on containerd's root, and start the
     agent again with SETTINGS (it starts containerd and imports the built-in images)."""
-    assert node.process is not None
-    node.process.send_signal(signal.SIGTERM)
-    node.process.wait(30)
+    node.stop()
     settings = containerd.ContainerdSettings(root=node.data_dir / "kubelet")
     pid = int(settings.pid_file.read_text())
     asyncio.run(containerd.Containerd(settings.socket, pid, adopted=False).stop())
     root = _containerd_root(node)
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(root)],
                    check=True)
-    with node.log.open("ab") as out:
-        node.process = subprocess.Popen(
-            [sys.executable, "-c", AGENT_WITH_SETTINGS, node.name, str(node.data_dir),
-             node.bridge, str(node.port), str(node.healthz_port), str(node.kubeconfig),
-             json.dumps(SETTINGS)],
-            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    node.settings = SETTINGS
+    node.start()
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,6 @@ busybox): the reason the tests read is the pod's `status.reason`, and `describe`
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,20 +35,6 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 TIMEOUT = 120.0
 PRESSURE_TRANSITION = 30.0
 """evictionPressureTransitionPeriod of the memory case, seconds (upstream 5 min)."""
-
-AGENT_WITH_SETTINGS = """
-import asyncio, json, logging, sys
-from pathlib import Path
-from kajitori.kubelet import kubelet, settings
-logging.basicConfig(level=logging.INFO, format="%(levelname).1s%(asctime)s %(name)s] %(message)s")
-name, data_dir, bridge, port, healthz_port, kubeconfig, registries, extra = sys.argv[1:]
-s = settings.KubeletSettings(
-    node_name=name, root_dir=Path(data_dir) / "kubelet",
-    pod_manifest_path=Path(data_dir) / "manifests", cni_bridge=bridge, port=int(port),
-    healthz_port=int(healthz_port), registries_config=Path(registries) if registries else None,
-    **json.loads(extra))
-asyncio.run(kubelet.run(kubeconfig=Path(kubeconfig), settings=s))
-"""
 
 EMPTY_DIR_POD = """\
 apiVersion: v1
@@ -212,19 +194,6 @@ def test_container_over_its_ephemeral_storage_limit_is_evicted(node: AgentNode) 
         'Container filler exceeded its local ephemeral storage limit "1Mi". '
 
 
-def _restart_agent(node: AgentNode, **settings: object) -> None:
-    """Stop the agent and start it again with these KubeletSettings fields."""
-    assert node.process is not None
-    node.process.send_signal(signal.SIGTERM)
-    node.process.wait(30)
-    with node.log.open("ab") as out:
-        node.process = subprocess.Popen(
-            [sys.executable, "-c", AGENT_WITH_SETTINGS, node.name, str(node.data_dir),
-             node.bridge, str(node.port), str(node.healthz_port), str(node.kubeconfig),
-             str(node.registries or ""), json.dumps(settings)],
-            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-
 def _condition(node: AgentNode, kind: str) -> dict:
     conditions = (get(node, "node", node.name).get("status") or {}).get("conditions") or []
     return next((c for c in conditions if c["type"] == kind), {})
@@ -241,7 +210,7 @@ def _available_memory() -> int:
 def test_memory_pressure_evicts_the_pod_and_ends_after_the_transition_period(
         node: AgentNode) -> None:
     threshold = (_available_memory() - 500 * MiB) // MiB
-    _restart_agent(node, eviction_hard={"memory.available": f"{threshold}Mi"},
+    node.restart(eviction_hard={"memory.available": f"{threshold}Mi"},
                    eviction_pressure_transition_period=PRESSURE_TRANSITION)
     node.wait("node not Ready after the restart", node.ready)
     assert _condition(node, "MemoryPressure")["status"] == "False"
