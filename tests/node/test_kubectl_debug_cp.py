@@ -202,3 +202,22 @@ def test_debug_copy_to_runs_a_copy_with_a_debug_container(node: AgentNode) -> No
     original = get(node, "pod", "original")
     assert "ephemeralContainers" not in original["spec"]
     delete(node, "original-debug")
+
+
+def test_debug_node_runs_a_pod_in_the_hosts_namespaces_with_its_root_at_host(
+        node: AgentNode) -> None:
+    shell = session(node, "debug", f"node/{node.name}", "-i", "--image=busybox",
+                    "--", "sh", commands="cat /host/etc/os-release | head -1; hostname\n"
+                                         "exit\n")
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.startswith(f"Creating debugging pod node-debugger-{node.name}-")
+    lines = shell.stdout.splitlines()
+    assert Path("/etc/os-release").read_text().splitlines()[0] in lines
+    assert os.uname().nodename in lines  # hostNetwork: the machine's host name
+    [pod] = [p for p in json.loads(node.kubectl("get", "pods", "-o", "json"))["items"]
+             if p["metadata"]["name"].startswith(f"node-debugger-{node.name}-")]
+    node.pod_uids.append(pod["metadata"]["uid"])
+    spec = pod["spec"]
+    assert (spec["nodeName"], spec["hostNetwork"], spec["hostPID"], spec["hostIPC"]) == (
+        node.name, True, True, True)
+    delete(node, pod["metadata"]["name"])
