@@ -28,6 +28,10 @@ from tutorialnode import delete, events, get, tutorial_node
 pytestmark = pytest.mark.node
 
 TIMEOUT = 90.0
+COPY_SHELL = ("i=0; while [ $i -lt 20 ] && ! ps -o args | grep -q '^sleep 3600'; do "
+              "i=$((i+1)); sleep 0.5; done\nps -o pid,args\nexit\n")
+"""The debugger's commands in the copy: the copy's containers start one after the other, so
+its shell waits (10 s at most) to see the original's `sleep` before listing the processes."""
 SLEEPER = ("run", "--image=busybox", "--restart=Never", "--", "sleep", "3600")
 
 
@@ -190,7 +194,7 @@ def test_debug_copy_to_runs_a_copy_with_a_debug_container(node: AgentNode) -> No
     running_pod(node, "original")
     shell = session(node, "debug", "pod/original", "-i", "--copy-to=original-debug",
                     "--image=busybox", "--container=debugger", "--", "sh",
-                    commands="ps -o pid,args\nexit\n")
+                    commands=COPY_SHELL)
     assert shell.returncode == 0, shell.stderr
     copy = get(node, "pod", "original-debug")
     node.pod_uids.append(copy["metadata"]["uid"])
