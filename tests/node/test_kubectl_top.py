@@ -15,30 +15,13 @@ from pathlib import Path
 
 import pytest
 from agentnode import AgentNode, skip_reason
-from tutorialnode import apply, tutorial_node
+from tutorialnode import MEMORY_DEMO, apply, tutorial_node
 
 pytestmark = pytest.mark.node
 
 METRICS_WAIT = 120.0
 """Seconds to wait for figures: two kubelet samples and a scrape, and stress catching its
 memory held (it frees and touches it again every second)."""
-MEMORY_DEMO = """\
-apiVersion: v1
-kind: Pod
-metadata:
-  name: memory-demo
-spec:
-  containers:
-  - name: memory-demo-ctr
-    image: polinux/stress
-    resources:
-      limits:
-        memory: "200Mi"
-      requests:
-        memory: "100Mi"
-    command: ["stress"]
-    args: ["--vm", "1", "--vm-bytes", "150M", "--vm-hang", "1"]
-"""
 MEBIBYTES = re.compile(r"^([0-9]+)Mi$")
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from agentnode import AgentNode, skip_reason
-from tutorialnode import apply, tutorial_node
+from tutorialnode import MEMORY_DEMO, apply, tutorial_node
 
 pytestmark = pytest.mark.node
 
@@ -32,23 +32,6 @@ TIMEOUT = 120.0
 SAMPLE_WAIT = 60.0
 """Seconds to wait for figures that need a sample or two (10 s apart)."""
 
-MEMORY_DEMO = """\
-apiVersion: v1
-kind: Pod
-metadata:
-  name: memory-demo
-spec:
-  containers:
-  - name: memory-demo-ctr
-    image: polinux/stress
-    resources:
-      limits:
-        memory: "200Mi"
-      requests:
-        memory: "100Mi"
-    command: ["stress"]
-    args: ["--vm", "1", "--vm-bytes", "150M", "--vm-hang", "1"]
-"""
 WRITER = """\
 apiVersion: v1
 kind: Pod

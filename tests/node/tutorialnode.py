@@ -31,6 +31,25 @@ CONTROLLERS = ("serviceaccount", "root-ca-cert-publisher")
 ServiceAccount, and their token volume projects `kube-root-ca.crt`."""
 EVENT_SOURCES = ("kubelet", "default-scheduler")
 """describe's From column for the pod events the tutorials show."""
+MEMORY_DEMO = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: memory-demo
+spec:
+  containers:
+  - name: memory-demo-ctr
+    image: polinux/stress
+    resources:
+      limits:
+        memory: "200Mi"
+      requests:
+        memory: "100Mi"
+    command: ["stress"]
+    args: ["--vm", "1", "--vm-bytes", "150M", "--vm-hang", "1"]
+"""
+"""The memory tutorial's memory-demo (memory-request-limit.yaml) in the current namespace:
+stress holding 150M against a 100Mi request and a 200Mi limit."""
 POD_SUBNETS = range(100, 250)
 """The third octet of the node's pod CIDR, away from the `10.42.0.0/24` IPAM hands out first."""
 
