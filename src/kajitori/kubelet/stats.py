@@ -373,10 +373,12 @@ class StatsProvider:
             return await self._sample_locked()
 
     async def run(self) -> None:
-        """Sample every housekeeping interval until cancelled; a failed sample is logged."""
+        """Sample every housekeeping interval until cancelled; a failed sample is logged.
+        Goes through `summary()`, so a sample a reader (eviction, image GC) just took is not
+        taken again."""
         while True:
             try:
-                await self.sample()
+                await self.summary()
             except runtime.CRIError as exc:
                 log.warning("stats: cannot list containers: %s", exc)
             await asyncio.sleep(self.housekeeping_interval)
